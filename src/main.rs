@@ -1,0 +1,49 @@
+//! The `crucible` command-line tool.
+//!
+//! Each subcommand lives in its own module; `main` parses arguments, runs the
+//! subcommand and maps any error to exit code 1 with the whole context chain on
+//! stderr (the way ripgrep's `main` does).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod grade;
+mod lang;
+
+/// Puts candidate programs through fire: safely, fast and deterministically.
+#[derive(Parser)]
+#[command(name = "crucible", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and type-check a candidate-language file.
+    Check(lang::CheckArgs),
+    /// Compile a candidate-language file to WebAssembly.
+    Compile(lang::CompileArgs),
+    /// Run an entry function of a candidate-language file on arguments.
+    Run(lang::RunArgs),
+    /// Grade Wasm / WAT / candidate-language submissions against a task.
+    Grade(grade::GradeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Check(args) => lang::check(args),
+        Command::Compile(args) => lang::compile(args),
+        Command::Run(args) => lang::run(args),
+        Command::Grade(args) => grade::grade(args),
+    };
+    match res {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
