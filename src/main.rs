@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod evolve;
 mod grade;
 mod lang;
 
@@ -29,6 +30,12 @@ enum Command {
     Run(lang::RunArgs),
     /// Grade Wasm / WAT / candidate-language submissions against a task.
     Grade(grade::GradeArgs),
+    /// Evolve programs for a task, archiving the run.
+    Evolve(evolve::EvolveArgs),
+    /// List the runs in the archive.
+    Runs(evolve::RunsArgs),
+    /// Show a run of the archive: best programs, front, statistics.
+    Show(evolve::ShowArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,9 @@ fn main() -> ExitCode {
         Command::Compile(args) => lang::compile(args),
         Command::Run(args) => lang::run(args),
         Command::Grade(args) => grade::grade(args),
+        Command::Evolve(args) => evolve::evolve(args),
+        Command::Runs(args) => evolve::runs(args),
+        Command::Show(args) => evolve::show(args),
     };
     match res {
         Ok(code) => code,
