@@ -1,0 +1,262 @@
+//! Coverage instrumentation of any module, with walrus.
+//!
+//! [`instrument`] rewrites a module so that every structured block entry
+//! (function entry, `block`, `loop` iteration, `then` arm, `else` arm, even an
+//! empty one) and every fall-through of a `br_if` increments a 64-bit counter
+//! in a new memory exported as [`COVERAGE_MEMORY`]. Each counter is a [`Site`]
+//! mapped back to the function index (imports included), its name from the
+//! name section, and the byte offset in the original module of the instruction
+//! that opened the block. After a run, [`Instance::read_coverage`] turns the
+//! counters into a [`Coverage`]: percentage of sites reached, function entry
+//! counts, and the branch arms never taken.
+//!
+//! The counters live in their own memory so the guest's memory layout is
+//! untouched (it needs the multi-memory proposal, which the sandbox enables).
+//! walrus 0.28 uses an older wasmparser and wasm-encoder than wasmtime, so
+//! modules cross between them only as bytes.
+//!
+//! [`Instance::read_coverage`]: crate::Instance::read_coverage
+
+use walrus::ir::{
+    BinaryOp, Instr, InstrLocId, InstrSeqId, LoadKind, MemArg, StoreKind, Value as WValue,
+};
+
+use crate::error::{LoadError, Result};
+
+/// Name of the exported memory holding the counters.
+pub const COVERAGE_MEMORY: &str = "crucible_coverage";
+
+/// What to instrument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstrumentOptions {
+    /// Count block entries and `br_if` fall-throughs; if false, only function entries.
+    pub branches: bool,
+}
+
+/// What kind of point a counter sits at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    /// Entry of a function (its count is the number of calls).
+    FunctionEntry,
+    /// Entry of a `block`.
+    Block,
+    /// Each iteration of a `loop`.
+    Loop,
+    /// The `then` arm of an `if`.
+    Then,
+    /// The `else` arm of an `if` (present even when the source has no `else`).
+    Else,
+    /// A `br_if` that did not branch.
+    BrIfFallthrough,
+}
+
+impl SiteKind {
+    /// Whether this site is one side of a two-way branch.
+    pub fn is_branch(self) -> bool {
+        matches!(
+            self,
+            SiteKind::Then | SiteKind::Else | SiteKind::BrIfFallthrough
+        )
+    }
+}
+
+/// One counter.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Site {
+    /// Function index in the original module (imports count first).
+    pub func_index: u32,
+    /// The function's name from the name section, if any.
+    pub func_name: Option<String>,
+    /// Byte offset in the original module of the instruction that opens the
+    /// block (for a function entry: of its first instruction; 0 if unknown).
+    pub code_offset: u32,
+    /// What the counter counts.
+    pub kind: SiteKind,
+}
+
+/// An instrumented module and the map of its counters.
+#[derive(Clone, Debug)]
+pub struct Instrumented {
+    /// The instrumented module.
+    pub bytes: Vec<u8>,
+    /// Counter `i` counts executions of `sites[i]`.
+    pub sites: Vec<Site>,
+}
+
+/// Counters read back after a run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Coverage {
+    /// Count per site, in the order of [`Instrumented::sites`].
+    pub counts: Vec<u64>,
+    /// Sites reached at least once.
+    pub covered: usize,
+    /// All sites.
+    pub total: usize,
+    /// `100 * covered / total` (100 for a module with no sites).
+    pub percent: f64,
+    /// Branch arms (`then`, `else`, `br_if` fall-through) never taken.
+    pub never_taken: Vec<Site>,
+}
+
+impl Instrumented {
+    /// Interprets the coverage memory's bytes.
+    pub(crate) fn coverage(&self, memory: &[u8]) -> Result<Coverage> {
+        let need = self.sites.len() * 8;
+        let bytes = memory
+            .get(..need)
+            .ok_or_else(|| crate::probes::malformed("coverage memory smaller than its counters"))?;
+        let counts: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        let covered = counts.iter().filter(|c| **c > 0).count();
+        let total = counts.len();
+        let never_taken = self
+            .sites
+            .iter()
+            .zip(&counts)
+            .filter(|(site, count)| site.kind.is_branch() && **count == 0)
+            .map(|(site, _)| site.clone())
+            .collect();
+        Ok(Coverage {
+            counts,
+            covered,
+            total,
+            percent: if total == 0 {
+                100.0
+            } else {
+                100.0 * covered as f64 / total as f64
+            },
+            never_taken,
+        })
+    }
+}
+
+fn loc(id: InstrLocId) -> u32 {
+    if id.is_default() { 0 } else { id.data() }
+}
+
+/// Adds coverage counters to `bytes`.
+///
+/// # Errors
+///
+/// [`LoadError::Invalid`] if walrus cannot parse the module.
+pub fn instrument(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, LoadError> {
+    let mut module = walrus::Module::from_buffer(bytes).map_err(|e| LoadError::Invalid {
+        message: format!("{e:#}"),
+        offset: 0,
+        func: None,
+    })?;
+    // Placeholder memory; its size is fixed once the sites are counted.
+    let memory = module.memories.add_local(false, false, 1, None, None);
+    module.exports.add(COVERAGE_MEMORY, memory);
+    let mut sites = Vec::new();
+    let func_ids: Vec<_> = module.funcs.iter_local().map(|(id, _)| id).collect();
+    for func_id in func_ids {
+        let func_index = func_id.index() as u32;
+        let func = module.funcs.get_mut(func_id);
+        let func_name = func.name.clone();
+        let walrus::FunctionKind::Local(local) = &mut func.kind else {
+            continue;
+        };
+        // Discover the blocks: (sequence, kind, offset of the opening instruction).
+        let entry = local.entry_block();
+        let first = local
+            .block(entry)
+            .instrs
+            .first()
+            .map_or(0, |(_, l)| loc(*l));
+        let mut blocks: Vec<(InstrSeqId, SiteKind, u32)> =
+            vec![(entry, SiteKind::FunctionEntry, first)];
+        let mut next = 0;
+        while next < blocks.len() {
+            let (seq, _, _) = blocks[next];
+            next += 1;
+            if !options.branches {
+                break;
+            }
+            for (instr, at) in &local.block(seq).instrs {
+                let at = loc(*at);
+                match instr {
+                    Instr::Block(b) => blocks.push((b.seq, SiteKind::Block, at)),
+                    Instr::Loop(l) => blocks.push((l.seq, SiteKind::Loop, at)),
+                    Instr::IfElse(i) => {
+                        blocks.push((i.consequent, SiteKind::Then, at));
+                        blocks.push((i.alternative, SiteKind::Else, at));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (seq, kind, offset) in blocks {
+            let counter = sites.len();
+            sites.push(Site {
+                func_index,
+                func_name: func_name.clone(),
+                code_offset: offset,
+                kind,
+            });
+            let instrs = &mut local.block_mut(seq).instrs;
+            let mut rewritten = Vec::with_capacity(instrs.len() + 6);
+            rewritten.extend(increment(memory, counter));
+            for (instr, at) in instrs.drain(..) {
+                let is_br_if = matches!(instr, Instr::BrIf(_));
+                rewritten.push((instr, at));
+                if is_br_if && options.branches {
+                    let counter = sites.len();
+                    sites.push(Site {
+                        func_index,
+                        func_name: func_name.clone(),
+                        code_offset: loc(at),
+                        kind: SiteKind::BrIfFallthrough,
+                    });
+                    rewritten.extend(increment(memory, counter));
+                }
+            }
+            *instrs = rewritten;
+        }
+    }
+    let pages = (sites.len() as u64 * 8).div_ceil(64 << 10).max(1);
+    module.memories.get_mut(memory).initial = pages;
+    Ok(Instrumented {
+        bytes: module.emit_wasm(),
+        sites,
+    })
+}
+
+/// `counter += 1` in the coverage memory, stack-neutral.
+fn increment(memory: walrus::MemoryId, counter: usize) -> Vec<(Instr, InstrLocId)> {
+    let arg = MemArg {
+        align: 8,
+        offset: counter as u64 * 8,
+    };
+    let zero = || {
+        Instr::Const(walrus::ir::Const {
+            value: WValue::I32(0),
+        })
+    };
+    [
+        zero(),
+        zero(),
+        Instr::Load(walrus::ir::Load {
+            memory,
+            kind: LoadKind::I64 { atomic: false },
+            arg,
+        }),
+        Instr::Const(walrus::ir::Const {
+            value: WValue::I64(1),
+        }),
+        Instr::Binop(walrus::ir::Binop {
+            op: BinaryOp::I64Add,
+        }),
+        Instr::Store(walrus::ir::Store {
+            memory,
+            kind: StoreKind::I64 { atomic: false },
+            arg,
+        }),
+    ]
+    .into_iter()
+    .map(|i| (i, InstrLocId::default()))
+    .collect()
+}
