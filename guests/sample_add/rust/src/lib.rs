@@ -1,0 +1,2 @@
+//! Shared nothing: each submission is an example built as a `cdylib`.
+#![no_std]
