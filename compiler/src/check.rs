@@ -594,7 +594,8 @@ impl Checker {
             return None;
         };
         let ok = match op {
-            Add | Sub | Mul | Div | Rem => t.is_numeric(),
+            Add | Sub | Mul | Div => t.is_numeric(),
+            Rem => t.is_int(),
             BitAnd | BitOr | BitXor => t.is_int() || t == Scalar::Bool,
             Shl | Shr => t.is_int(),
             Eq | Ne => true,

@@ -468,7 +468,8 @@ impl Lit {
     }
 }
 
-/// Float literals compare by bits so that `-0.0 != 0.0` and `NaN == NaN`.
+/// Float literals compare by bits so that `-0.0 != 0.0` and `NaN == NaN`;
+/// a suffixed literal compares only the value its suffix selects.
 impl PartialEq for Lit {
     fn eq(&self, other: &Lit) -> bool {
         match (self, other) {
@@ -486,7 +487,17 @@ impl PartialEq for Lit {
                     f32: b32,
                     suffix: sb,
                 },
-            ) => a.to_bits() == b.to_bits() && a32.to_bits() == b32.to_bits() && sa == sb,
+            ) => {
+                // A suffix fixes which of the two values the literal denotes.
+                let same64 = a.to_bits() == b.to_bits();
+                let same32 = a32.to_bits() == b32.to_bits();
+                sa == sb
+                    && match sa {
+                        Some(Scalar::F32) => same32,
+                        Some(_) => same64,
+                        None => same64 && same32,
+                    }
+            }
             (Lit::Bool(a), Lit::Bool(b)) => a == b,
             _ => false,
         }

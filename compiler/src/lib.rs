@@ -40,6 +40,7 @@
 pub mod check;
 pub mod cost;
 pub mod diag;
+pub mod random;
 pub mod interp;
 pub mod ir;
 mod lexer;
