@@ -260,21 +260,21 @@ pub const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
 pub const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
 
 /// Replaces any NaN by the canonical NaN.
+///
+/// The test and the replacement work on the bits: LLVM treats NaN payloads as
+/// unobservable in float code (Rust RFC 3514), so a float-typed
+/// `if v.is_nan() { NAN } else { v }` may legally be folded to `v`.
 pub fn canon32(v: f32) -> f32 {
-    if v.is_nan() {
-        f32::from_bits(CANONICAL_NAN_F32)
-    } else {
-        v
-    }
+    let bits = v.to_bits();
+    let nan = bits & 0x7fff_ffff > 0x7f80_0000;
+    f32::from_bits(if nan { CANONICAL_NAN_F32 } else { bits })
 }
 
-/// Replaces any NaN by the canonical NaN.
+/// Replaces any NaN by the canonical NaN (on the bits; see [`canon32`]).
 pub fn canon64(v: f64) -> f64 {
-    if v.is_nan() {
-        f64::from_bits(CANONICAL_NAN_F64)
-    } else {
-        v
-    }
+    let bits = v.to_bits();
+    let nan = bits & 0x7fff_ffff_ffff_ffff > 0x7ff0_0000_0000_0000;
+    f64::from_bits(if nan { CANONICAL_NAN_F64 } else { bits })
 }
 
 macro_rules! float_minmax {

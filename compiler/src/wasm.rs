@@ -1048,9 +1048,13 @@ impl<'a> FuncLower<'a> {
                 }
             }
             Select => {
+                // Evaluate in source order (calls in the arguments may trace).
+                let c = self.scratch(ValType::I32);
+                self.expr(&args[0]);
+                self.emit(I::LocalSet(c));
                 self.expr(&args[1]);
                 self.expr(&args[2]);
-                self.expr(&args[0]);
+                self.emit(I::LocalGet(c));
                 self.emit(I::Select);
             }
             _ => {
