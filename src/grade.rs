@@ -44,7 +44,20 @@ pub struct GradeArgs {
 
 /// Reads a submission and returns Wasm bytes, dispatching on the extension.
 ///
-/// HOOK: candidate-language support goes here (`.cru` → compile to Wasm).
+/// A candidate-language submission that does not parse or type-check: its
+/// rendered diagnostics (file:line:col with a caret).
+#[derive(Debug)]
+struct CompileFailed(String);
+
+impl std::fmt::Display for CompileFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompileFailed {}
+
+/// `.cru` files are compiled with the candidate-language compiler. (`.cru` → compile to Wasm).
 /// An `Err` from a parse is the submission's fault and becomes an
 /// `invalid_module` report; only I/O errors stop the run.
 fn load_submission(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -53,8 +66,16 @@ fn load_submission(path: &Path) -> anyhow::Result<Vec<u8>> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("wat") => Ok(grade::parse_wat(&bytes)?),
         Some("wasm") => Ok(bytes),
+        Some("cru") => {
+            let src = String::from_utf8(bytes)
+                .map_err(|_| CompileFailed(format!("{}: not UTF-8 text", path.display())))?;
+            let checked = crucible_compiler::compile_text(&src)
+                .map_err(|d| CompileFailed(d.render(&path.display().to_string(), &src)))?;
+            let options = crucible_compiler::wasm::CompileOptions { probes: None };
+            Ok(crucible_compiler::wasm::compile(&checked, &options))
+        }
         _ => anyhow::bail!(
-            "{}: unknown submission type (expected .wasm or .wat)",
+            "{}: unknown submission type (expected .wasm, .wat or .cru)",
             path.display()
         ),
     }
@@ -98,11 +119,12 @@ pub fn grade(args: GradeArgs) -> anyhow::Result<ExitCode> {
     let results = sandbox.map(inputs, |(name, bytes)| {
         let res = match bytes {
             Ok(bytes) => grade::grade(&sandbox, &task, &name, &bytes, &options),
-            Err(err) => Ok(Report::rejected(
-                &name,
-                Status::InvalidModule,
-                format!("{err:#}"),
-            )),
+            Err(err) => Ok(match err.downcast_ref::<CompileFailed>() {
+                Some(CompileFailed(diags)) => {
+                    Report::rejected(&name, Status::CompileError, diags.clone())
+                }
+                None => Report::rejected(&name, Status::InvalidModule, format!("{err:#}")),
+            }),
         };
         progress.inc(1);
         res

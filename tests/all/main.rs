@@ -1,5 +1,6 @@
 //! Cross-crate and CLI tests, built as one binary (the way wasmtime's
 //! tests/all/main.rs is). One `mod` per topic; each says what belongs in it.
 
+mod cli;
 mod differential;
 mod grade;
