@@ -981,7 +981,10 @@ fn differential(
 
 /// Runs every test on an instrumented copy and returns the percentage of sites reached.
 fn coverage(sandbox: &Sandbox, task: &Task, wasm: &[u8]) -> crate::Result<Option<f64>> {
-    let options = crate::instrument::InstrumentOptions { branches: true };
+    let options = crate::instrument::InstrumentOptions {
+        branches: true,
+        trace_capacity: 0,
+    };
     let Ok(instrumented) = crate::instrument::instrument(wasm, &options) else {
         return Ok(None);
     };

@@ -31,6 +31,21 @@ pub const COVERAGE_MEMORY: &str = "crucible_coverage";
 pub struct InstrumentOptions {
     /// Count block entries and `br_if` fall-throughs; if false, only function entries.
     pub branches: bool,
+    /// Record each function's numeric arguments on entry, in a bounded trace
+    /// of this many records (0 turns tracing off). Records past the capacity
+    /// are counted in [`Coverage::trace_dropped`], not stored.
+    pub trace_capacity: u32,
+}
+
+/// One traced argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TraceRecord {
+    /// Function index in the original module.
+    pub func_index: u32,
+    /// Which parameter.
+    pub param_index: u32,
+    /// The argument's raw bits, zero-extended to 64 (floats as their bits).
+    pub value: u64,
 }
 
 /// What kind of point a counter sits at.
@@ -82,9 +97,17 @@ pub struct Instrumented {
     pub bytes: Vec<u8>,
     /// Counter `i` counts executions of `sites[i]`.
     pub sites: Vec<Site>,
+    /// Capacity of the argument trace.
+    pub trace_capacity: u32,
 }
 
 /// Counters read back after a run.
+///
+/// Layout of the coverage memory: a little-endian `u64` count of trace
+/// records attempted, then `trace_capacity + 1` records of 16 bytes
+/// (`func_index: u32`, `param_index: u32`, `value: u64`; the last is a scratch
+/// slot that absorbs writes past the capacity, so recording needs no branch),
+/// then one `u64` counter per site.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Coverage {
     /// Count per site, in the order of [`Instrumented::sites`].
@@ -97,15 +120,38 @@ pub struct Coverage {
     pub percent: f64,
     /// Branch arms (`then`, `else`, `br_if` fall-through) never taken.
     pub never_taken: Vec<Site>,
+    /// Traced arguments in call order, at most the trace capacity.
+    pub trace: Vec<TraceRecord>,
+    /// Records attempted past the capacity.
+    pub trace_dropped: u64,
 }
 
 impl Instrumented {
     /// Interprets the coverage memory's bytes.
     pub(crate) fn coverage(&self, memory: &[u8]) -> Result<Coverage> {
-        let need = self.sites.len() * 8;
-        let bytes = memory
-            .get(..need)
-            .ok_or_else(|| crate::probes::malformed("coverage memory smaller than its counters"))?;
+        let counters_at = counters_offset(self.trace_capacity) as usize;
+        let need = counters_at + self.sites.len() * 8;
+        if memory.len() < need {
+            return Err(crate::probes::malformed(
+                "coverage memory smaller than its counters",
+            ));
+        }
+        let bytes = &memory[counters_at..need];
+        let word = |at: usize| u64::from_le_bytes(memory[at..at + 8].try_into().unwrap_or([0; 8]));
+        let half = |at: usize| u32::from_le_bytes(memory[at..at + 4].try_into().unwrap_or([0; 4]));
+        let trace_at = TRACE_RECORDS_OFFSET as usize;
+        let attempted = word(TRACE_LEN_OFFSET as usize);
+        let kept = attempted.min(u64::from(self.trace_capacity)) as usize;
+        let trace = (0..kept)
+            .map(|i| {
+                let at = trace_at + 16 * i;
+                TraceRecord {
+                    func_index: half(at),
+                    param_index: half(at + 4),
+                    value: word(at + 8),
+                }
+            })
+            .collect();
         let counts: Vec<u64> = bytes
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
@@ -129,8 +175,20 @@ impl Instrumented {
                 100.0 * covered as f64 / total as f64
             },
             never_taken,
+            trace,
+            trace_dropped: attempted - kept as u64,
         })
     }
+}
+
+/// Offset of the trace's attempted-records count in the coverage memory.
+const TRACE_LEN_OFFSET: u64 = 0;
+/// Offset of the first trace record.
+const TRACE_RECORDS_OFFSET: u64 = 8;
+
+/// Offset of the first counter, after the trace and its scratch record.
+fn counters_offset(trace_capacity: u32) -> u64 {
+    TRACE_RECORDS_OFFSET + (u64::from(trace_capacity) + 1) * 16
 }
 
 fn loc(id: InstrLocId) -> u32 {
@@ -152,14 +210,25 @@ pub fn instrument(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumen
     let memory = module.memories.add_local(false, false, 1, None, None);
     module.exports.add(COVERAGE_MEMORY, memory);
     let mut sites = Vec::new();
+    let base = counters_offset(options.trace_capacity);
+    let scratch = module.locals.add(walrus::ValType::I32);
     let func_ids: Vec<_> = module.funcs.iter_local().map(|(id, _)| id).collect();
     for func_id in func_ids {
         let func_index = func_id.index() as u32;
+        let args: Vec<(walrus::LocalId, walrus::ValType)> = match &module.funcs.get(func_id).kind {
+            walrus::FunctionKind::Local(local) => local
+                .args
+                .iter()
+                .map(|id| (*id, module.locals.get(*id).ty()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let func = module.funcs.get_mut(func_id);
         let func_name = func.name.clone();
         let walrus::FunctionKind::Local(local) = &mut func.kind else {
             continue;
         };
+
         // Discover the blocks: (sequence, kind, offset of the opening instruction).
         let entry = local.entry_block();
         let first = local
@@ -199,7 +268,20 @@ pub fn instrument(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumen
             });
             let instrs = &mut local.block_mut(seq).instrs;
             let mut rewritten = Vec::with_capacity(instrs.len() + 6);
-            rewritten.extend(increment(memory, counter));
+            rewritten.extend(increment(memory, base, counter));
+            if kind == SiteKind::FunctionEntry && options.trace_capacity > 0 {
+                for (param_index, (local, ty)) in args.iter().enumerate() {
+                    rewritten.extend(trace_arg(
+                        memory,
+                        options.trace_capacity,
+                        scratch,
+                        func_index,
+                        param_index as u32,
+                        *local,
+                        *ty,
+                    ));
+                }
+            }
             for (instr, at) in instrs.drain(..) {
                 let is_br_if = matches!(instr, Instr::BrIf(_));
                 rewritten.push((instr, at));
@@ -211,25 +293,136 @@ pub fn instrument(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumen
                         code_offset: loc(at),
                         kind: SiteKind::BrIfFallthrough,
                     });
-                    rewritten.extend(increment(memory, counter));
+                    rewritten.extend(increment(memory, base, counter));
                 }
             }
             *instrs = rewritten;
         }
     }
-    let pages = (sites.len() as u64 * 8).div_ceil(64 << 10).max(1);
+    let pages = (base + sites.len() as u64 * 8).div_ceil(64 << 10).max(1);
     module.memories.get_mut(memory).initial = pages;
     Ok(Instrumented {
         bytes: module.emit_wasm(),
         sites,
+        trace_capacity: options.trace_capacity,
     })
 }
 
+fn mem_arg(offset: u64, align: u32) -> MemArg {
+    MemArg { align, offset }
+}
+
+/// Appends `(func_index, param_index, bits of local)` to the trace, stack-neutral:
+///
+/// ```text
+/// slot = min(trace_len, capacity)            ;; the scratch slot past the end
+/// records[slot] = (func, param, bits)
+/// trace_len += 1
+/// ```
+fn trace_arg(
+    memory: walrus::MemoryId,
+    capacity: u32,
+    scratch: walrus::LocalId,
+    func_index: u32,
+    param_index: u32,
+    local: walrus::LocalId,
+    ty: walrus::ValType,
+) -> Vec<(Instr, InstrLocId)> {
+    use walrus::ir::{Binop, Const, Load, LocalGet, LocalSet, Select, Store, UnaryOp, Unop};
+    let to_bits: &[UnaryOp] = match ty {
+        walrus::ValType::I32 => &[UnaryOp::I64ExtendUI32],
+        walrus::ValType::I64 => &[],
+        walrus::ValType::F32 => &[UnaryOp::I32ReinterpretF32, UnaryOp::I64ExtendUI32],
+        walrus::ValType::F64 => &[UnaryOp::I64ReinterpretF64],
+        _ => return Vec::new(),
+    };
+    let i32c = |v: i32| {
+        Instr::Const(Const {
+            value: WValue::I32(v),
+        })
+    };
+    let i64c = |v: i64| {
+        Instr::Const(Const {
+            value: WValue::I64(v),
+        })
+    };
+    let load_len = || {
+        Instr::Load(Load {
+            memory,
+            kind: LoadKind::I64 { atomic: false },
+            arg: mem_arg(TRACE_LEN_OFFSET, 8),
+        })
+    };
+    let get = |local| Instr::LocalGet(LocalGet { local });
+    let mut out = vec![
+        i32c(0),
+        load_len(),
+        i64c(i64::from(capacity)),
+        i32c(0),
+        load_len(),
+        i64c(i64::from(capacity)),
+        Instr::Binop(Binop {
+            op: BinaryOp::I64LtU,
+        }),
+        Instr::Select(Select { ty: None }),
+        Instr::Unop(Unop {
+            op: UnaryOp::I32WrapI64,
+        }),
+        i32c(16),
+        Instr::Binop(Binop {
+            op: BinaryOp::I32Mul,
+        }),
+        Instr::LocalSet(LocalSet { local: scratch }),
+    ];
+    // `select` picked len when len < capacity, else capacity (the scratch slot).
+    out.extend([
+        get(scratch),
+        i32c(func_index as i32),
+        Instr::Store(Store {
+            memory,
+            kind: StoreKind::I32 { atomic: false },
+            arg: mem_arg(TRACE_RECORDS_OFFSET, 4),
+        }),
+        get(scratch),
+        i32c(param_index as i32),
+        Instr::Store(Store {
+            memory,
+            kind: StoreKind::I32 { atomic: false },
+            arg: mem_arg(TRACE_RECORDS_OFFSET + 4, 4),
+        }),
+        get(scratch),
+        get(local),
+    ]);
+    out.extend(to_bits.iter().map(|op| Instr::Unop(Unop { op: *op })));
+    out.extend([
+        Instr::Store(Store {
+            memory,
+            kind: StoreKind::I64 { atomic: false },
+            arg: mem_arg(TRACE_RECORDS_OFFSET + 8, 8),
+        }),
+        i32c(0),
+        i32c(0),
+        load_len(),
+        i64c(1),
+        Instr::Binop(Binop {
+            op: BinaryOp::I64Add,
+        }),
+        Instr::Store(Store {
+            memory,
+            kind: StoreKind::I64 { atomic: false },
+            arg: mem_arg(TRACE_LEN_OFFSET, 8),
+        }),
+    ]);
+    out.into_iter()
+        .map(|i| (i, InstrLocId::default()))
+        .collect()
+}
+
 /// `counter += 1` in the coverage memory, stack-neutral.
-fn increment(memory: walrus::MemoryId, counter: usize) -> Vec<(Instr, InstrLocId)> {
+fn increment(memory: walrus::MemoryId, base: u64, counter: usize) -> Vec<(Instr, InstrLocId)> {
     let arg = MemArg {
         align: 8,
-        offset: counter as u64 * 8,
+        offset: base + counter as u64 * 8,
     };
     let zero = || {
         Instr::Const(walrus::ir::Const {

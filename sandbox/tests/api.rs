@@ -250,7 +250,14 @@ fn coverage_maps_counters_to_functions_and_finds_untaken_branches() {
           (func $unused (export "unused")))"#,
     )
     .unwrap();
-    let instrumented = instrument(&wasm, &InstrumentOptions { branches: true }).unwrap();
+    let instrumented = instrument(
+        &wasm,
+        &InstrumentOptions {
+            branches: true,
+            trace_capacity: 0,
+        },
+    )
+    .unwrap();
     let sandbox = sandbox();
     let module = sandbox.load(&instrumented.bytes).unwrap();
     let mut instance = module.instantiate(&Limits::default()).unwrap().unwrap();
@@ -298,4 +305,39 @@ fn limits_above_engine_ceilings_are_host_errors() {
         module.instantiate(&limits).unwrap_err().kind(),
         ErrorKind::InvalidLimits { .. }
     ));
+}
+
+#[test]
+fn argument_trace_is_bounded_and_keeps_bits() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (func (export "f") (param i32 f64) (result i32) (local.get 0))
+          (func (export "g") (param i64)))"#,
+    )
+    .unwrap();
+    let options = InstrumentOptions {
+        branches: false,
+        trace_capacity: 3,
+    };
+    let instrumented = instrument(&wasm, &options).unwrap();
+    let module = sandbox().load(&instrumented.bytes).unwrap();
+    let mut instance = module.instantiate(&Limits::default()).unwrap().unwrap();
+    let res = instance
+        .call("f", &[Value::I32(-1), Value::f64(1.5)])
+        .unwrap();
+    assert_eq!(res.result, Ok(vec![Value::I32(-1)]));
+    instance.call("g", &[Value::I64(9)]).unwrap();
+    instance.call("g", &[Value::I64(10)]).unwrap();
+    let coverage = instance.read_coverage(&instrumented).unwrap();
+    let trace: Vec<_> = coverage
+        .trace
+        .iter()
+        .map(|r| (r.func_index, r.param_index, r.value))
+        .collect();
+    assert_eq!(
+        trace,
+        vec![(0, 0, 0xffff_ffff), (0, 1, 1.5f64.to_bits()), (1, 0, 9)]
+    );
+    assert_eq!(coverage.trace_dropped, 1);
+    assert_eq!(coverage.counts, vec![1, 2]);
 }
