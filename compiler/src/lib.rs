@@ -37,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bytecode;
 pub mod check;
 pub mod cost;
 pub mod diag;

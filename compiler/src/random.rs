@@ -66,6 +66,22 @@ impl GenConfig {
         max_helpers: 2,
         max_block_depth: 2,
     };
+
+    /// Straight-line programs: one function, `let`s and assignments, one `return`
+    /// (what the tier-0 evaluator runs).
+    pub const STRAIGHT: GenConfig = GenConfig {
+        max_expr_depth: 5,
+        max_stmts: 4,
+        max_helpers: 0,
+        max_block_depth: 0,
+    };
+}
+
+/// A random entry signature of one to four scalar parameters.
+pub fn scalar_signature(rng: &mut Rng) -> (Vec<Type>, Scalar) {
+    let n = rng.below(4) + 1;
+    let params = (0..n).map(|_| Type::Scalar(rng.pick(&Scalar::ALL))).collect();
+    (params, rng.pick(&Scalar::ALL))
 }
 
 /// A random entry signature: up to four parameters, at most one of them a slice.
