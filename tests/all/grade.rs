@@ -326,3 +326,23 @@ fn cli_reports_unparsable_wat_as_invalid_module() {
     assert_eq!(line["status"], "invalid_module");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stdio_task_grades_wasi_programs() {
+    let dir = root().join("guests/sample_echo");
+    let task = Task::parse(&std::fs::read_to_string(dir.join("task.toml")).unwrap()).unwrap();
+    let run = |name: &str| {
+        let bytes = read_submission(&dir.join(name));
+        summary(&grade::grade(&sandbox(1), &task, name, &bytes, &options()).unwrap())
+    };
+    assert_eq!(run("reference_echo.wat"), "graded pass pass");
+    assert_eq!(run("wrong_exit_code.wat"), "graded nonzero_exit nonzero_exit");
+    assert_eq!(
+        run("../adversarial/adversarial_wasi_stdout_spam.wat"),
+        "graded output_limit output_limit"
+    );
+    assert_eq!(
+        run("../sample_add/wat/reference_add.wat"),
+        "missing_export "
+    );
+}
