@@ -46,6 +46,8 @@ pub mod interp;
 pub mod ir;
 mod lexer;
 pub mod limits;
+#[cfg(feature = "native")]
+pub mod native;
 mod parser;
 pub mod print;
 pub mod value;

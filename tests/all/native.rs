@@ -1,0 +1,138 @@
+//! Differential tests of the native (Cranelift) tier: random well-typed
+//! programs give bit-identical results in the reference interpreter and in
+//! native code, with and without a loop budget compiled in.
+//! (Interpreter = Wasm is `differential.rs`; together they make the
+//! three-way comparison.)
+//!
+//! Failing seeds land in `tests/all/proptest-regressions/`; fixed failures
+//! become named tests at the bottom of this file.
+
+use crucible_compiler::interp::Interpreter;
+use crucible_compiler::native::{self, NativeError, NativeOptions};
+use crucible_compiler::random::{self, GenConfig, Rng};
+use crucible_compiler::value::{Arg, Value};
+use crucible_compiler::{check, print};
+use proptest::prelude::*;
+
+const BUDGET: u64 = 100_000_000;
+const PROGRAMS_PER_SEED: usize = 10;
+const CASES_PER_PROGRAM: usize = 12;
+
+/// Runs `n_programs` random programs of one random signature on the same
+/// random inputs, in the interpreter and natively; returns the cases compared.
+fn native_case(seed: u64, n_programs: usize, n_cases: usize) -> usize {
+    let mut rng = Rng::new(seed);
+    let (params, ret) = random::signature(&mut rng);
+    let cases: Vec<Vec<Arg>> = (0..n_cases)
+        .map(|_| params.iter().map(|t| random::arg(&mut rng, *t)).collect())
+        .collect();
+    let mut compared = 0;
+    for k in 0..n_programs {
+        let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
+        let c = check(&p)
+            .unwrap_or_else(|d| panic!("generator made an ill-typed program: {d}\n{}", print(&p)));
+        let text = print(c.program());
+        let (entry, _) = c.func("f").expect("entry");
+        let interp = Interpreter::new(&c);
+        // Every other program carries the loop-budget code, which must not change results.
+        let budget = (k % 2 == 1).then_some(u64::MAX);
+        let f = native::compile(&c, "f", &NativeOptions { budget })
+            .unwrap_or_else(|e| panic!("native compile failed: {e}\n{text}"));
+        for case in &cases {
+            let expected = interp
+                .run(entry, case, BUDGET)
+                .expect("generated programs finish")
+                .value;
+            let got = f
+                .call(case)
+                .unwrap_or_else(|e| panic!("native call failed: {e}\n{text}"));
+            assert_eq!(
+                got, expected,
+                "{case:?}: native {got} vs interpreter {expected}\n{text}"
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
+
+proptest! {
+    // 100 seeds × 10 programs × 12 cases = 12,000 compared cases.
+    #![proptest_config(ProptestConfig {
+        cases: 100,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+            "tests/all/proptest-regressions/native.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn interpreter_equals_native(seed in any::<u64>()) {
+        prop_assert_eq!(native_case(seed, PROGRAMS_PER_SEED, CASES_PER_PROGRAM), PROGRAMS_PER_SEED * CASES_PER_PROGRAM);
+    }
+}
+
+/// Hand-picked edge cases, each once (the same program as `differential.rs`).
+#[test]
+fn edge_cases_agree() {
+    let src = r#"
+fn f(a: i32, b: i64, x: f32, y: f64) -> f64 {
+    let q = a / 0 + a % 0 + (-2147483648) / -1 + (-2147483648) % -1;
+    let r = b / 0 + b % 0 + (-9223372036854775807 - 1) / -1;
+    let s = (a << 33) + (a >> -1) + rotl(a, 65);
+    let nan = x / 0.0 - x / 0.0;
+    let t = min(-0.0f32, 0.0f32) + max(nan, 1.0);
+    let u = f64::from_bits(f64::to_bits(y) | 1) + nearest(2.5) + nearest(-0.5);
+    let v = (y * 1e300) as i32 + (f64::NAN as u64) as i32 + (-1.5e10 as u32) as i32;
+    return (q + s + v) as f64 + r as f64 + t as f64 + u + (x as f64) + copysign(1.0, -0.0);
+}
+"#;
+    let c = crucible_compiler::compile_text(src).unwrap();
+    let f = native::compile(&c, "f", &NativeOptions { budget: None }).unwrap();
+    let interp = Interpreter::new(&c);
+    let (entry, _) = c.func("f").unwrap();
+    let mut rng = Rng::new(3);
+    for _ in 0..256 {
+        let case: Vec<Arg> = f
+            .params()
+            .to_vec()
+            .iter()
+            .map(|t| random::arg(&mut rng, *t))
+            .collect();
+        let expected = interp.run(entry, &case, BUDGET).unwrap().value;
+        assert_eq!(f.call(&case).unwrap(), expected, "{case:?}");
+    }
+}
+
+/// Signalling and odd-payload NaNs pass through loads, `-x`, `abs` and
+/// `copysign` untouched, and come out canonical from arithmetic.
+#[test]
+fn nan_payloads_move_unchanged_except_through_arithmetic() {
+    let src = "fn f(s: [f32], i: u32) -> u32 { return f32::to_bits(-abs(copysign(s[i], -1.0))) ^ f32::to_bits(s[i] + 0.0); }";
+    let c = crucible_compiler::compile_text(src).unwrap();
+    let f = native::compile(&c, "f", &NativeOptions { budget: None }).unwrap();
+    let odd = f32::from_bits(0x7f80_0001);
+    let case = vec![
+        Arg::Slice(crucible_compiler::value::SliceData::F32(vec![odd].into())),
+        Value::U32(5).into(),
+    ];
+    let expected = Interpreter::new(&c)
+        .run(c.func("f").unwrap().0, &case, BUDGET)
+        .unwrap()
+        .value;
+    assert_eq!(f.call(&case).unwrap(), expected);
+    assert_eq!(expected, Value::U32(0xff80_0001 ^ 0x7fc0_0000));
+}
+
+/// The budget is a deterministic stop, and calls after an exhausted one start afresh.
+#[test]
+fn budget_is_per_call_and_deterministic() {
+    let src = "fn f(n: u32) -> u32 { let a = 0u32; for i in 0..n { for j in 0..n { a = a + 1; } } return a; }";
+    let c = crucible_compiler::compile_text(src).unwrap();
+    let f = native::compile(&c, "f", &NativeOptions { budget: Some(110) }).unwrap();
+    // 10 outer + 100 inner iterations fit exactly; one more does not.
+    assert_eq!(f.call(&[Value::U32(10).into()]), Ok(Value::U32(100)));
+    let err = f.call(&[Value::U32(u32::MAX).into()]).unwrap_err();
+    assert_eq!(err, NativeError::BudgetExhausted { budget: 110 });
+    assert_eq!(f.call(&[Value::U32(10).into()]), Ok(Value::U32(100)));
+}
