@@ -175,7 +175,10 @@ pub struct Outcome {
     /// The returned values, or why there are none.
     pub result: Result<Vec<Value>, Verdict>,
     /// Fuel the call consumed (at most the limit). Units are specific to the
-    /// wasmtime version ([`crate::ENGINE_VERSION`]).
+    /// wasmtime version ([`crate::ENGINE_VERSION`]). wasmtime charges fuel per
+    /// basic block, so on a trap the fuel of the trapping block may not be
+    /// counted (a division by zero in the first block reports 0); the figure
+    /// is still deterministic.
     pub fuel_used: u64,
     /// The largest total linear memory the instance has had, in bytes.
     pub peak_memory_bytes: u64,
