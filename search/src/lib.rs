@@ -68,5 +68,6 @@ pub mod hash;
 pub mod select;
 pub mod skeleton;
 pub mod task;
+pub mod tier0;
 
 pub use error::{Error, ErrorKind, Result};
