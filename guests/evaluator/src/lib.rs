@@ -8,6 +8,9 @@
 //! itself, with hand-written fast paths for the common arithmetic that the
 //! differential tests hold to the same bits.
 //!
+//! The same source compiles natively (benches/tier0.rs includes it) to
+//! measure what the sandbox costs.
+//!
 //! # Host interface
 //! - `crucible_alloc(bytes) -> ptr`: memory the host may fill (never freed;
 //!   the host allocates its inputs once per task).
@@ -40,10 +43,57 @@ fn canon64(bits: u64) -> u64 {
 }
 
 /// Allocates `bytes` of guest memory for the host.
+#[cfg(target_arch = "wasm32")]
 #[unsafe(no_mangle)]
 pub extern "C" fn crucible_alloc(bytes: u32) -> u32 {
     let v: Vec<u64> = vec![0; (bytes as usize).div_ceil(8)];
     v.leak().as_mut_ptr() as u32
+}
+
+/// Operand stack and locals, reused across candidates.
+pub struct Scratch {
+    stack: Vec<Lanes>,
+    locals: Vec<Lanes>,
+}
+
+impl Scratch {
+    /// Room for any valid program.
+    pub fn new() -> Scratch {
+        Scratch {
+            stack: vec![[0; LANES]; bytecode::MAX_STACK],
+            locals: vec![[0; LANES]; bytecode::MAX_LOCALS],
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch::new()
+    }
+}
+
+/// Runs one program over `n_cases` cases: `inputs` holds one column of
+/// `n_cases` value bits per parameter, `out` receives `n_cases` result bits.
+///
+/// # Errors
+/// 1 if the code is malformed, 2 if the inputs do not fit its parameters.
+pub fn evaluate(words: &[u32], inputs: &[u64], n_cases: usize, out: &mut [u64], scratch: &mut Scratch) -> Result<(), u32> {
+    let code = bytecode::decode(words).map_err(|_| 1u32)?;
+    let n = n_cases;
+    let n_params = code.n_params as usize;
+    if inputs.len() < n_params * n || out.len() < n {
+        return Err(2);
+    }
+    let mut base = 0;
+    while base < n {
+        let m = LANES.min(n - base);
+        for j in 0..n_params {
+            scratch.locals[j][..m].copy_from_slice(&inputs[j * n + base..j * n + base + m]);
+        }
+        run(&code.ops, &mut scratch.stack, &mut scratch.locals, m, &mut out[base..base + m]);
+        base += m;
+    }
+    Ok(())
 }
 
 /// Evaluates candidates; see the crate docs.
@@ -52,6 +102,7 @@ pub extern "C" fn crucible_alloc(bytes: u32) -> u32 {
 /// The host passes pointers into this instance's memory that it allocated
 /// with `crucible_alloc`; a bad pointer traps the instance (the sandbox
 /// reports it), it cannot reach outside.
+#[cfg(target_arch = "wasm32")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn crucible_eval_many(
     table: u32,
@@ -65,30 +116,16 @@ pub unsafe extern "C" fn crucible_eval_many(
     // SAFETY: the host contract above; Wasm memory accesses are bounds-checked.
     let table = unsafe { core::slice::from_raw_parts(table as *const u32, 2 * n_candidates as usize) };
     let status = unsafe { core::slice::from_raw_parts_mut(status as *mut u32, n_candidates as usize) };
-    let mut stack: Vec<Lanes> = vec![[0; LANES]; bytecode::MAX_STACK];
-    let mut locals: Vec<Lanes> = vec![[0; LANES]; bytecode::MAX_LOCALS];
+    let mut scratch = Scratch::new();
     for k in 0..n_candidates as usize {
         let words = unsafe { core::slice::from_raw_parts(table[2 * k] as *const u32, table[2 * k + 1] as usize) };
-        let code = match bytecode::decode(words) {
-            Ok(c) => c,
-            Err(_) => {
-                status[k] = 1;
-                continue;
-            }
-        };
-        let n_params = code.n_params as usize;
+        let n_params = bytecode::decode(words).map(|c| c.n_params as usize).unwrap_or(0);
         let input = unsafe { core::slice::from_raw_parts(inputs as *const u64, n_params * n) };
         let out = unsafe { core::slice::from_raw_parts_mut((outputs as *mut u64).add(k * n), n) };
-        let mut base = 0;
-        while base < n {
-            let m = LANES.min(n - base);
-            for j in 0..n_params {
-                locals[j][..m].copy_from_slice(&input[j * n + base..j * n + base + m]);
-            }
-            run(&code.ops, &mut stack, &mut locals, m, &mut out[base..base + m]);
-            base += m;
-        }
-        status[k] = 0;
+        status[k] = match evaluate(words, input, n, out, &mut scratch) {
+            Ok(()) => 0,
+            Err(code) => code,
+        };
     }
     n_candidates
 }
