@@ -144,9 +144,9 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Engine`] if wasmtime rejects the configuration even with
+    /// [`ErrorKind::Engine`](crate::ErrorKind::Engine) if wasmtime rejects the configuration even with
     /// on-demand allocation, or the thread pool cannot start;
-    /// [`ErrorKind::Cache`] if `cache_dir` cannot be created.
+    /// [`ErrorKind::Cache`](crate::ErrorKind::Cache) if `cache_dir` cannot be created.
     pub fn new(config: &SandboxConfig) -> Result<Sandbox> {
         let mut wt = wasmtime_config(config);
         wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling()));

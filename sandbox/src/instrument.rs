@@ -195,12 +195,28 @@ fn loc(id: InstrLocId) -> u32 {
     if id.is_default() { 0 } else { id.data() }
 }
 
-/// Adds coverage counters to `bytes`.
+/// Adds coverage counters (and, if asked, the argument trace) to `bytes`.
+///
+/// The bytes are validated first with the sandbox's own rules (features,
+/// ceilings; WASI imports allowed), so walrus only ever sees modules the
+/// sandbox would run.
 ///
 /// # Errors
 ///
-/// [`LoadError::Invalid`] if walrus cannot parse the module.
+/// Any [`LoadError`] of validation; [`LoadError::Invalid`] if walrus cannot
+/// parse the module; [`LoadError::Compile`] if walrus fails while rewriting it
+/// (a walrus bug, caught so that it cannot take the host down).
 pub fn instrument(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, LoadError> {
+    crate::validate::validate(bytes, true)?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rewrite(bytes, options)))
+        .unwrap_or_else(|_| {
+            Err(LoadError::Compile {
+                message: "instrumentation failed inside walrus".into(),
+            })
+        })
+}
+
+fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, LoadError> {
     let mut module = walrus::Module::from_buffer(bytes).map_err(|e| LoadError::Invalid {
         message: format!("{e:#}"),
         offset: 0,

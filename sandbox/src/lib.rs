@@ -73,3 +73,17 @@ pub use limits::Limits;
 pub use module::{Export, ExportKind, FuncType, Module};
 pub use verdict::{Outcome, TrapKind, ValType, Value, Verdict};
 pub use wasi::{WasiOptions, WasiOutput};
+
+#[cfg(test)]
+mod tests {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn handles_cross_threads() {
+        send_sync::<crate::Sandbox>();
+        send_sync::<crate::Module>();
+        send::<crate::Instance>();
+        send_sync::<crate::Error>();
+    }
+}
