@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod evolve;
+mod export;
 mod grade;
 mod lang;
 
@@ -28,6 +29,8 @@ enum Command {
     Compile(lang::CompileArgs),
     /// Run an entry function of a candidate-language file on arguments.
     Run(lang::RunArgs),
+    /// Export a candidate-language file as dependency-free Rust or as WAT.
+    Export(export::ExportArgs),
     /// Grade Wasm / WAT / candidate-language submissions against a task.
     Grade(grade::GradeArgs),
     /// Evolve programs for a task, archiving the run.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Check(args) => lang::check(args),
         Command::Compile(args) => lang::compile(args),
         Command::Run(args) => lang::run(args),
+        Command::Export(args) => export::export(args),
         Command::Grade(args) => grade::grade(args),
         Command::Evolve(args) => evolve::evolve(args),
         Command::Runs(args) => evolve::runs(args),

@@ -41,6 +41,7 @@ pub mod bytecode;
 pub mod check;
 pub mod cost;
 pub mod diag;
+pub mod export;
 pub mod random;
 pub mod interp;
 pub mod ir;

@@ -3,5 +3,6 @@
 
 mod cli;
 mod differential;
+mod export;
 mod grade;
 mod native;

@@ -1,0 +1,148 @@
+//! Rust export: exported random programs, compiled with the machine's
+//! `rustc`, agree bit for bit with the reference interpreter.
+//!
+//! One crate holds every program (each in its own `mod`) and a `main` that
+//! prints each result's bits; one `rustc` run keeps the test fast.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use crucible_compiler::export::{self, ExportOptions};
+use crucible_compiler::interp::Interpreter;
+use crucible_compiler::ir::Scalar;
+use crucible_compiler::random::{self, GenConfig, Rng};
+use crucible_compiler::value::{Arg, SliceData, Value};
+use crucible_compiler::{check, print};
+
+const N_PROGRAMS: usize = 150;
+const N_CASES: usize = 8;
+const BUDGET: u64 = 100_000_000;
+
+/// A Rust expression of exactly this value.
+fn rust_value(v: Value) -> String {
+    match v {
+        Value::I32(x) => format!("({:#x}u32 as i32)", x as u32),
+        Value::I64(x) => format!("({:#x}u64 as i64)", x as u64),
+        Value::U32(x) => format!("{x:#x}u32"),
+        Value::U64(x) => format!("{x:#x}u64"),
+        Value::F32(x) => format!("f32::from_bits({:#x})", x.to_bits()),
+        Value::F64(x) => format!("f64::from_bits({:#x})", x.to_bits()),
+        Value::Bool(x) => x.to_string(),
+    }
+}
+
+fn rust_arg(a: &Arg) -> String {
+    let items: Vec<String> = match a {
+        Arg::Scalar(v) => return rust_value(*v),
+        Arg::Slice(SliceData::U8(s)) => s.iter().map(|x| format!("{x}u8")).collect(),
+        Arg::Slice(d) => (0..d.len() as u32)
+            .map(|i| rust_value(d.index(i)))
+            .collect(),
+    };
+    format!("&[{}]", items.join(", "))
+}
+
+fn print_bits(ret: Scalar) -> &'static str {
+    match ret {
+        Scalar::I32 => "r as u32 as u64",
+        Scalar::I64 => "r as u64",
+        Scalar::U32 | Scalar::U64 => "r as u64",
+        Scalar::F32 => "r.to_bits() as u64",
+        Scalar::F64 => "r.to_bits()",
+        Scalar::Bool => "r as u64",
+    }
+}
+
+#[test]
+fn exported_rust_agrees_with_the_interpreter() {
+    let mut rng = Rng::new(0xE0E0);
+    let mut src = String::from("#![allow(warnings)]\n");
+    let mut expected = Vec::new();
+    let mut texts = Vec::new();
+    let mut main = String::from("fn main() {\n");
+    for k in 0..N_PROGRAMS {
+        let (params, ret) = random::signature(&mut rng);
+        let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
+        let c = check(&p).expect("well typed");
+        let (entry, _) = c.func("f").unwrap();
+        let interp = Interpreter::new(&c);
+        let code = export::rust(
+            &c,
+            &ExportOptions {
+                header: format!("program {k}"),
+            },
+        );
+        let _ = writeln!(src, "mod p{k} {{\n{code}}}");
+        let _ = writeln!(src, "fn run{k}() {{");
+        for _ in 0..N_CASES {
+            let case: Vec<Arg> = params.iter().map(|t| random::arg(&mut rng, *t)).collect();
+            expected.push(
+                interp
+                    .run(entry, &case, BUDGET)
+                    .expect("finishes")
+                    .value
+                    .to_bits(),
+            );
+            texts.push((k, print(c.program()), format!("{case:?}")));
+            let args: Vec<String> = case.iter().map(rust_arg).collect();
+            let _ = writeln!(
+                src,
+                "    {{ let r = p{k}::f({}); println!(\"{{}}\", {}); }}",
+                args.join(", "),
+                print_bits(ret)
+            );
+        }
+        src.push_str("}\n");
+        let _ = writeln!(main, "    run{k}();");
+    }
+    main.push_str("}\n");
+    src.push_str(&main);
+
+    let dir = std::env::temp_dir().join(format!("crucible-export-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("main.rs");
+    std::fs::write(&file, &src).unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let exe = dir.join("exported");
+    // Optimised, so that constant folding cannot hide a semantic difference.
+    let out = Command::new(&rustc)
+        .args([
+            "--edition",
+            "2021",
+            "-C",
+            "opt-level=1",
+            "-C",
+            "debuginfo=0",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(&file)
+        .output()
+        .expect("rustc runs");
+    assert!(
+        out.status.success(),
+        "rustc failed on {}:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(&exe).output().expect("exported binary runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let got: Vec<u64> = String::from_utf8(run.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        let (k, text, case) = &texts[i];
+        assert_eq!(
+            g, e,
+            "program {k}, case {case}: rust {g:#x} vs interpreter {e:#x}\n{text}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
