@@ -156,9 +156,11 @@ fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
         .max()
         .unwrap_or(10)
         .max(10);
+    let show_coverage = reports.iter().any(|r| r.coverage.is_some());
+    let coverage_header = if show_coverage { "  coverage" } else { "" };
     writeln!(
         out,
-        "{:width$}  {:<18}  {:>6}  {:>5}  {:>12}  first failure",
+        "{:width$}  {:<18}  {:>6}  {:>5}  {:>12}{coverage_header}  first failure",
         "submission", "status", "passed", "score", "fuel"
     )?;
     for r in reports {
@@ -172,9 +174,14 @@ fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
             Some(t) => format!("{}: {}", t.name, t.verdict),
             None => r.message.clone().unwrap_or_default(),
         };
+        let coverage = match (show_coverage, r.coverage) {
+            (false, _) => String::new(),
+            (true, Some(c)) => format!("  {:>7.1}%", c),
+            (true, None) => format!("  {:>8}", "-"),
+        };
         writeln!(
             out,
-            "{:width$}  {:<18}  {:>6}  {:>5.2}  {:>12}  {}",
+            "{:width$}  {:<18}  {:>6}  {:>5.2}  {:>12}{coverage}  {}",
             r.submission,
             status,
             format!("{passed}/{}", r.tests.len()),
