@@ -158,6 +158,14 @@ impl Sandbox {
                 );
                 let mut wt = wasmtime_config(config);
                 wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+                // The pool failed because address space is scarce (a `ulimit -v`,
+                // a 32-bit-like sandbox), so do not reserve 4 GiB per memory
+                // either: memories reserve what they use plus a little room and
+                // move when they grow; Cranelift emits explicit bounds checks.
+                // Slower, same results.
+                wt.memory_reservation(0);
+                wt.memory_guard_size(0);
+                wt.memory_reservation_for_growth(limits::DEFAULT_MEMORY_BYTES);
                 let engine = wasmtime::Engine::new(&wt)
                     .map_err(|e| Error::engine("building the engine", e))?;
                 (engine, Allocation::OnDemand { reason })

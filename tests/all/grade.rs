@@ -336,7 +336,10 @@ fn stdio_task_grades_wasi_programs() {
         summary(&grade::grade(&sandbox(1), &task, name, &bytes, &options()).unwrap())
     };
     assert_eq!(run("reference_echo.wat"), "graded pass pass");
-    assert_eq!(run("wrong_exit_code.wat"), "graded nonzero_exit nonzero_exit");
+    assert_eq!(
+        run("wrong_exit_code.wat"),
+        "graded nonzero_exit nonzero_exit"
+    );
     assert_eq!(
         run("../adversarial/adversarial_wasi_stdout_spam.wat"),
         "graded output_limit output_limit"
@@ -345,4 +348,32 @@ fn stdio_task_grades_wasi_programs() {
         run("../sample_add/wat/reference_add.wat"),
         "missing_export "
     );
+}
+
+#[test]
+fn cli_falls_back_to_on_demand_allocation_when_address_space_is_scarce() {
+    // 3 GB of address space: too little for the pool's ~1 TiB reservation.
+    let script = format!(
+        "ulimit -v 3000000 && exec '{}' grade --task guests/sample_echo/task.toml --jsonl \
+         guests/sample_echo/reference_echo.wat guests/adversarial/adversarial_wasi_stdout_spam.wat",
+        env!("CARGO_BIN_EXE_crucible")
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("falling back to on-demand allocation"),
+        "{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["score"], 1.0);
+    assert_eq!(lines[1]["tests"][0]["verdict"], "output_limit");
 }
