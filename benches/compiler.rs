@@ -39,7 +39,10 @@ fn front_end(c: &mut Criterion) {
     let plain = wasm::compile(&checked, &options).len();
     let probed = wasm::compile(&checked, &probes).len();
     let refs: Vec<_> = (0..1000).map(|_| &checked).collect();
-    let batch = wasm::compile_batch(&refs, "f", &options).unwrap().bytes.len();
+    let batch = wasm::compile_batch(&refs, "f", &options)
+        .unwrap()
+        .bytes
+        .len();
     println!(
         "module sizes for a {nodes}-node program: {plain} B, with probes {probed} B, \
          batch of 1,000: {batch} B ({} B per candidate)",
@@ -69,13 +72,17 @@ fn front_end(c: &mut Criterion) {
             .collect();
         // Throughput in evaluated expression nodes.
         g.throughput(Throughput::Elements((n_cases * nodes) as u64));
-        g.bench_with_input(BenchmarkId::new("tree-walk/koza-30-nodes", n_cases), &cases, |b, cases| {
-            b.iter(|| {
-                for case in cases {
-                    black_box(interp.run(f, case, u64::MAX).unwrap());
-                }
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("tree-walk/koza-30-nodes", n_cases),
+            &cases,
+            |b, cases| {
+                b.iter(|| {
+                    for case in cases {
+                        black_box(interp.run(f, case, u64::MAX).unwrap());
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }

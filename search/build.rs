@@ -14,12 +14,24 @@ fn main() {
     let guest = manifest.join("../guests/evaluator");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-changed={}", guest.join("src").display());
-    println!("cargo:rerun-if-changed={}", guest.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", manifest.join("../compiler/src").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../compiler/src").display()
+    );
     let target_dir = out.join("guest-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .current_dir(&guest)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128")

@@ -66,7 +66,8 @@ pub struct RunArgs {
 /// Reads and checks a candidate file; on errors prints the rendered
 /// diagnostics to stderr and returns `None`.
 pub fn load_program(path: &Path) -> anyhow::Result<Option<CheckedProgram>> {
-    let src = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let src =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     match crucible_compiler::compile_text(&src) {
         Ok(c) => Ok(Some(c)),
         Err(diags) => {
@@ -80,11 +81,20 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for file in &args.files {
         match load_program(file)? {
-            Some(c) => println!("{}: ok ({} functions, {} nodes)", file.display(), c.program().funcs.len(), c.node_count()),
+            Some(c) => println!(
+                "{}: ok ({} functions, {} nodes)",
+                file.display(),
+                c.program().funcs.len(),
+                c.node_count()
+            ),
             None => failed = true,
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn compile(args: CompileArgs) -> anyhow::Result<ExitCode> {
@@ -92,15 +102,20 @@ pub fn compile(args: CompileArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let options = wasm::CompileOptions {
-        probes: args.probes.map(|trace_capacity| wasm::ProbeOptions { trace_capacity }),
+        probes: args
+            .probes
+            .map(|trace_capacity| wasm::ProbeOptions { trace_capacity }),
     };
     let bytes = wasm::compile(&checked, &options);
     let out: Vec<u8> = if args.wat {
-        wasmprinter::print_bytes(&bytes).context("printing WAT")?.into_bytes()
+        wasmprinter::print_bytes(&bytes)
+            .context("printing WAT")?
+            .into_bytes()
     } else {
         bytes
     };
-    std::fs::write(&args.output, out).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, out)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -116,12 +131,21 @@ pub fn parse_arg(ty: Type, text: &str) -> anyhow::Result<Arg> {
                 .strip_prefix('[')
                 .and_then(|t| t.strip_suffix(']'))
                 .with_context(|| format!("`{text}` is not a slice literal like [1, 2, 3]"))?;
-            let items: Vec<&str> = inner.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let items: Vec<&str> = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             let values = items
                 .iter()
                 .map(|t| {
-                    let scalar = if elem == Elem::U8 { crucible_compiler::ir::Scalar::U32 } else { elem.scalar() };
-                    Value::parse(scalar, t).with_context(|| format!("`{t}` is not a `{}` element", elem.name()))
+                    let scalar = if elem == Elem::U8 {
+                        crucible_compiler::ir::Scalar::U32
+                    } else {
+                        elem.scalar()
+                    };
+                    Value::parse(scalar, t)
+                        .with_context(|| format!("`{t}` is not a `{}` element", elem.name()))
                 })
                 .collect::<anyhow::Result<Vec<Value>>>()?;
             Ok(Arg::Slice(slice_from_values(elem, &values)?))
@@ -148,7 +172,9 @@ fn slice_from_values(elem: Elem, values: &[Value]) -> anyhow::Result<SliceData> 
                 Elem::U64 => SliceData::U64(bits.into()),
                 Elem::I32 => SliceData::I32(bits.iter().map(|&b| b as u32 as i32).collect()),
                 Elem::I64 => SliceData::I64(bits.iter().map(|&b| b as i64).collect()),
-                Elem::F32 => SliceData::F32(bits.iter().map(|&b| f32::from_bits(b as u32)).collect()),
+                Elem::F32 => {
+                    SliceData::F32(bits.iter().map(|&b| f32::from_bits(b as u32)).collect())
+                }
                 Elem::F64 => SliceData::F64(bits.iter().map(|&b| f64::from_bits(b)).collect()),
                 Elem::U8 => unreachable!("handled above"),
             }
@@ -162,14 +188,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let program = checked.program();
     let (entry, func) = match &args.entry {
-        Some(name) => checked.func(name).with_context(|| format!("no function `{name}` in {}", args.file.display()))?,
+        Some(name) => checked
+            .func(name)
+            .with_context(|| format!("no function `{name}` in {}", args.file.display()))?,
         None => {
             let last = program.funcs.len() - 1;
-            (crucible_compiler::ir::FuncId(last as u32), &program.funcs[last])
+            (
+                crucible_compiler::ir::FuncId(last as u32),
+                &program.funcs[last],
+            )
         }
     };
     if args.args.len() != func.params.len() {
-        bail!("`{}` takes {} argument(s), {} given with --args", func.name, func.params.len(), args.args.len());
+        bail!(
+            "`{}` takes {} argument(s), {} given with --args",
+            func.name,
+            func.params.len(),
+            args.args.len()
+        );
     }
     let call_args = func
         .params
@@ -218,7 +254,9 @@ pub fn run_in_sandbox(
                 let bytes = d.to_le_bytes();
                 let end = next + bytes.len() as u64;
                 if end > instance.memory_size() {
-                    instance.grow_memory_to(end).context("growing memory for a slice")?;
+                    instance
+                        .grow_memory_to(end)
+                        .context("growing memory for a slice")?;
                 }
                 instance.write_memory(next, &bytes)?;
                 wasm_args.push(sandbox::Value::I32(next as i32));

@@ -88,7 +88,9 @@ impl Session {
             }
         }
         let ptr = self.alloc(bytes.len().max(8))?;
-        self.instance.write_memory(ptr as u64, &bytes).map_err(host_err)?;
+        self.instance
+            .write_memory(ptr as u64, &bytes)
+            .map_err(host_err)?;
         self.resident.insert(cases.id, (ptr, n));
         Ok((ptr, n))
     }
@@ -127,7 +129,9 @@ impl Session {
         }
         let status = (base + blob.len() as u32).next_multiple_of(8);
         let outputs = (status + status_bytes as u32).next_multiple_of(8);
-        self.instance.write_memory(base as u64, &blob).map_err(host_err)?;
+        self.instance
+            .write_memory(base as u64, &blob)
+            .map_err(host_err)?;
         let call = self
             .instance
             .call(
@@ -150,7 +154,10 @@ impl Session {
             .instance
             .read_memory(status as u64, status_bytes)
             .map_err(host_err)?;
-        let outs = self.instance.read_memory(outputs as u64, out_bytes).map_err(host_err)?;
+        let outs = self
+            .instance
+            .read_memory(outputs as u64, out_bytes)
+            .map_err(host_err)?;
         Ok((0..codes.len())
             .map(|k| {
                 let s = u32::from_le_bytes(status[4 * k..4 * k + 4].try_into().expect("4 bytes"));
@@ -192,7 +199,9 @@ impl<F: Evaluator> Tier0Evaluator<F> {
     /// If the guest was not built into this binary or does not load.
     pub fn new(sandbox: &sandbox::Sandbox, fallback: F) -> Result<Tier0Evaluator<F>> {
         if !available() {
-            return Err(host_err("not built (install the wasm32-unknown-unknown target and rebuild)"));
+            return Err(host_err(
+                "not built (install the wasm32-unknown-unknown target and rebuild)",
+            ));
         }
         let module = sandbox.load(GUEST).map_err(host_err)?;
         Ok(Tier0Evaluator {
@@ -228,7 +237,11 @@ impl<F: Evaluator> Tier0Evaluator<F> {
         })
     }
 
-    fn run_chunk(&self, codes: &[&[u32]], cases: &CaseSet) -> Result<Vec<Result<Vec<u64>, String>>> {
+    fn run_chunk(
+        &self,
+        codes: &[&[u32]],
+        cases: &CaseSet,
+    ) -> Result<Vec<Result<Vec<u64>, String>>> {
         let mut session = self.session()?;
         let res = session.eval(codes, cases);
         if res.is_ok() {
@@ -243,7 +256,13 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
         "tier0"
     }
 
-    fn run(&self, entry: &str, candidates: &[&CheckedProgram], cases: &CaseSet, fuel: u64) -> Result<Vec<Runs>> {
+    fn run(
+        &self,
+        entry: &str,
+        candidates: &[&CheckedProgram],
+        cases: &CaseSet,
+        fuel: u64,
+    ) -> Result<Vec<Runs>> {
         let mut results: Vec<Option<Runs>> = vec![None; candidates.len()];
         // Lower what bytecode can express; the rest goes to the fallback.
         let mut lowered: Vec<(usize, Vec<u32>, u64, Scalar)> = Vec::new();
@@ -300,14 +319,20 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
         }
         if !others.is_empty() {
             let rest: Vec<&CheckedProgram> = others.iter().map(|&i| candidates[i]).collect();
-            for (i, r) in others.iter().zip(self.fallback.run(entry, &rest, cases, fuel)?) {
+            for (i, r) in others
+                .iter()
+                .zip(self.fallback.run(entry, &rest, cases, fuel)?)
+            {
                 results[*i] = Some(r);
             }
         }
         let mut stats = self.stats.lock().expect("stats lock");
         stats.tier0 += lowered.len() as u64;
         stats.fallback += others.len() as u64;
-        Ok(results.into_iter().map(|r| r.expect("every candidate ran")).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every candidate ran"))
+            .collect())
     }
 }
 
@@ -327,7 +352,9 @@ mod tests {
     }
 
     fn case_set(id: u64, params: &[Type], rng: &mut Rng, n: usize) -> CaseSet {
-        let args: Vec<Vec<Arg>> = (0..n).map(|_| params.iter().map(|t| random::arg(rng, *t)).collect()).collect();
+        let args: Vec<Vec<Arg>> = (0..n)
+            .map(|_| params.iter().map(|t| random::arg(rng, *t)).collect())
+            .collect();
         CaseSet {
             id,
             params: params.to_vec(),
@@ -339,7 +366,10 @@ mod tests {
     /// The guest agrees with the interpreter bit for bit, outputs and costs.
     #[test]
     fn tier0_equals_the_interpreter() {
-        assert!(available(), "the evaluator guest was not built: rustup target add wasm32-unknown-unknown");
+        assert!(
+            available(),
+            "the evaluator guest was not built: rustup target add wasm32-unknown-unknown"
+        );
         let sb = sandbox();
         let tier0 = Tier0Evaluator::new(&sb, InterpEvaluator).unwrap();
         let mut rng = Rng::new(99);
@@ -349,14 +379,21 @@ mod tests {
             let programs: Vec<CheckedProgram> = (0..25)
                 .map(|i| {
                     // Every fifth program has control flow and takes the fallback.
-                    let cfg = if i % 5 == 4 { GenConfig::SMALL } else { GenConfig::STRAIGHT };
-                    crucible_compiler::check(&random::program(&mut rng, &cfg, &params, ret)).unwrap()
+                    let cfg = if i % 5 == 4 {
+                        GenConfig::SMALL
+                    } else {
+                        GenConfig::STRAIGHT
+                    };
+                    crucible_compiler::check(&random::program(&mut rng, &cfg, &params, ret))
+                        .unwrap()
                 })
                 .collect();
             let refs: Vec<&CheckedProgram> = programs.iter().collect();
             let cases = case_set(round, &params, &mut rng, 70);
             let got = tier0.run("f", &refs, &cases, u64::MAX / 8).unwrap();
-            let want = InterpEvaluator.run("f", &refs, &cases, u64::MAX / 8).unwrap();
+            let want = InterpEvaluator
+                .run("f", &refs, &cases, u64::MAX / 8)
+                .unwrap();
             for (k, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert_eq!(g, w, "{}", crucible_compiler::print(refs[k].program()));
                 compared += g.outputs.len();
@@ -372,7 +409,8 @@ mod tests {
     fn over_budget_candidates_get_the_interpreters_verdict() {
         let sb = sandbox();
         let tier0 = Tier0Evaluator::new(&sb, InterpEvaluator).unwrap();
-        let c = crucible_compiler::compile_text("fn f(x: f64) -> f64 { return x * x * x; }").unwrap();
+        let c =
+            crucible_compiler::compile_text("fn f(x: f64) -> f64 { return x * x * x; }").unwrap();
         let mut rng = Rng::new(1);
         let cases = case_set(7, &[Type::Scalar(Scalar::F64)], &mut rng, 3);
         let got = tier0.run("f", &[&c], &cases, 5).unwrap();

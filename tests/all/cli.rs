@@ -58,7 +58,10 @@ fn run_takes_slices_and_negative_numbers() {
 
 #[test]
 fn check_reports_every_error_with_location_and_exits_1() {
-    let f = temp_file("bad.cru", "fn f(x: u32) -> u32 {\n    let y: f64 = x;\n    return y + z;\n}\n");
+    let f = temp_file(
+        "bad.cru",
+        "fn f(x: u32) -> u32 {\n    let y: f64 = x;\n    return y + z;\n}\n",
+    );
     let o = crucible(&["check", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -72,10 +75,18 @@ fn check_reports_every_error_with_location_and_exits_1() {
 fn bad_arguments_and_missing_files_exit_1_without_panicking() {
     let o = crucible(&["run", "examples/hash.cru", "--args", "1.5"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("is not a `u64` literal"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not a `u64` literal"),
+        "{}",
+        stderr(&o)
+    );
     let o = crucible(&["check", "does/not/exist.cru"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("reading does/not/exist.cru"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reading does/not/exist.cru"),
+        "{}",
+        stderr(&o)
+    );
     let f = temp_file("garbage.cru", "\u{0}\u{1}fn fn ( { ] \"");
     let o = crucible(&["check", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -85,12 +96,24 @@ fn bad_arguments_and_missing_files_exit_1_without_panicking() {
 #[test]
 fn compile_writes_valid_wasm_and_wat() {
     let out = std::env::temp_dir().join(format!("crucible-cli-{}-hash.wasm", std::process::id()));
-    let o = crucible(&["compile", "examples/hash.cru", "-o", out.to_str().unwrap(), "--probes"]);
+    let o = crucible(&[
+        "compile",
+        "examples/hash.cru",
+        "-o",
+        out.to_str().unwrap(),
+        "--probes",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(&out).unwrap();
     wasmparser::validate(&bytes).expect("valid");
     let wat = out.with_extension("wat");
-    let o = crucible(&["compile", "examples/hash.cru", "-o", wat.to_str().unwrap(), "--wat"]);
+    let o = crucible(&[
+        "compile",
+        "examples/hash.cru",
+        "-o",
+        wat.to_str().unwrap(),
+        "--wat",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&wat).unwrap();
     assert!(text.contains("(export \"hash\""), "{text}");
@@ -108,13 +131,28 @@ fn grade_compiles_candidate_language_submissions() {
         "--jsonl",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["status"], "graded");
     assert_eq!(lines[0]["score"], 1.0, "{}", lines[0]);
     assert_eq!(lines[1]["status"], "graded");
-    let verdicts: Vec<&str> = lines[1]["tests"].as_array().unwrap().iter().map(|t| t["verdict"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> = lines[1]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["verdict"].as_str().unwrap())
+        .collect();
     assert!(verdicts.contains(&"wrong_answer"), "{verdicts:?}");
     assert_eq!(lines[2]["status"], "compile_error");
-    assert!(lines[2]["message"].as_str().unwrap().contains("ill_typed.cru:2:16"), "{}", lines[2]);
+    assert!(
+        lines[2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ill_typed.cru:2:16"),
+        "{}",
+        lines[2]
+    );
 }

@@ -49,10 +49,18 @@ fn sandbox(strategy: Strategy) -> Sandbox {
 }
 
 /// Compiles `candidates` into one batch module and checks each against the interpreter.
-fn check_batch(sb: &Sandbox, candidates: &[CheckedProgram], params: &[Type], ret: Scalar, cases: &[Vec<Arg>]) {
+fn check_batch(
+    sb: &Sandbox,
+    candidates: &[CheckedProgram],
+    params: &[Type],
+    ret: Scalar,
+    cases: &[Vec<Arg>],
+) {
     let refs: Vec<&CheckedProgram> = candidates.iter().collect();
     let options = wasm::CompileOptions {
-        probes: Some(wasm::ProbeOptions { trace_capacity: TRACE }),
+        probes: Some(wasm::ProbeOptions {
+            trace_capacity: TRACE,
+        }),
     };
     let batch = wasm::compile_batch(&refs, "f", &options).expect("same signatures");
     wasmparser::validate(&batch.bytes).expect("valid module");
@@ -61,7 +69,10 @@ fn check_batch(sb: &Sandbox, candidates: &[CheckedProgram], params: &[Type], ret
         fuel: 1 << 40,
         ..Limits::default()
     };
-    let mut inst = module.instantiate(&limits).expect("host ok").expect("instantiates");
+    let mut inst = module
+        .instantiate(&limits)
+        .expect("host ok")
+        .expect("instantiates");
     let heap = inst.global_i32(wasm::HEAP_BASE_EXPORT).expect("heap base") as u32;
     let blob = wasm::encode_inputs(params, cases, heap);
     let out = (heap + blob.len() as u32).next_multiple_of(8);
@@ -88,18 +99,36 @@ fn check_batch(sb: &Sandbox, candidates: &[CheckedProgram], params: &[Type], ret
         if let Err(v) = outcome.result {
             panic!("candidate trapped: {v}\n{text}");
         }
-        let bytes = inst.read_memory(out as u64, 8 * cases.len()).expect("read outputs");
+        let bytes = inst
+            .read_memory(out as u64, 8 * cases.len())
+            .expect("read outputs");
         let got = wasm::decode_outputs(ret, &bytes, cases.len());
         for (i, (g, e)) in got.iter().zip(&expected.values).enumerate() {
-            assert_eq!(g, e, "case {i} {:?}: wasm {g} vs interpreter {e}\n{text}", cases[i]);
+            assert_eq!(
+                g, e,
+                "case {i} {:?}: wasm {g} vs interpreter {e}\n{text}",
+                cases[i]
+            );
         }
         let report = inst.read_probes().expect("probes ok").expect("has probes");
         let lo = batch.counter_offsets[k] as usize;
         let counters = &report.counters[lo..lo + c.node_count()];
-        assert_eq!(counters, expected.probes.counters.as_slice(), "counters differ\n{text}");
+        assert_eq!(
+            counters,
+            expected.probes.counters.as_slice(),
+            "counters differ\n{text}"
+        );
         let costs = cost::static_costs(c);
-        assert_eq!(cost::cost_from_counters(&costs, counters), expected.cost, "cost differs\n{text}");
-        let trace: Vec<(u32, u64)> = report.trace.iter().map(|&(id, v)| (id - lo as u32, v)).collect();
+        assert_eq!(
+            cost::cost_from_counters(&costs, counters),
+            expected.cost,
+            "cost differs\n{text}"
+        );
+        let trace: Vec<(u32, u64)> = report
+            .trace
+            .iter()
+            .map(|&(id, v)| (id - lo as u32, v))
+            .collect();
         assert_eq!(trace, expected.probes.trace, "trace differs\n{text}");
         assert_eq!(
             report.trace.len() as u64 + report.trace_dropped,
@@ -115,7 +144,9 @@ fn batch_case(seed: u64, strategy: Strategy, n_programs: usize, n_cases: usize) 
     let candidates: Vec<CheckedProgram> = (0..n_programs)
         .map(|_| {
             let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
-            check(&p).unwrap_or_else(|d| panic!("generator made an ill-typed program: {d}\n{}", print(&p)))
+            check(&p).unwrap_or_else(|d| {
+                panic!("generator made an ill-typed program: {d}\n{}", print(&p))
+            })
         })
         .collect();
     let cases: Vec<Vec<Arg>> = (0..n_cases)
@@ -200,7 +231,12 @@ fn exported_functions_agree_with_the_interpreter() {
                 crucible_sandbox::Value::F32(x) => x as u64,
                 crucible_sandbox::Value::F64(x) => x,
             };
-            assert_eq!(Value::from_bits(ret, bits), expected, "{}", print(c.program()));
+            assert_eq!(
+                Value::from_bits(ret, bits),
+                expected,
+                "{}",
+                print(c.program())
+            );
         }
     }
 }
@@ -245,7 +281,13 @@ fn f(a: i32, b: i64, x: f32, y: f64) -> f64 {
         })
         .collect();
     let params: Vec<Type> = c.program().funcs[0].params.iter().map(|p| p.ty).collect();
-    check_batch(&sandbox(Strategy::Cranelift), &[c], &params, Scalar::F64, &cases);
+    check_batch(
+        &sandbox(Strategy::Cranelift),
+        &[c],
+        &params,
+        Scalar::F64,
+        &cases,
+    );
 }
 
 /// Regression: `select` evaluated its condition last in Wasm, so traces
@@ -256,7 +298,13 @@ fn select_evaluates_arguments_in_source_order() {
                fn f(a: i32) -> i32 { return select(t(a) > 0, t(a + 1), t(a + 2)); }";
     let c = crucible_compiler::compile_text(src).unwrap();
     let cases = vec![vec![Value::I32(1).into()], vec![Value::I32(-5).into()]];
-    check_batch(&sandbox(Strategy::Cranelift), &[c], &[Type::Scalar(Scalar::I32)], Scalar::I32, &cases);
+    check_batch(
+        &sandbox(Strategy::Cranelift),
+        &[c],
+        &[Type::Scalar(Scalar::I32)],
+        Scalar::I32,
+        &cases,
+    );
 }
 
 /// Regression: the interpreter's NaN canonicalisation was folded away by
@@ -266,8 +314,16 @@ fn nan_sign_is_canonical_in_every_tier() {
     let src = "fn f(x: f64) -> f64 { return copysign(1.0, sqrt(x)); }";
     let c = crucible_compiler::compile_text(src).unwrap();
     let cases = vec![vec![Value::F64(-19.125).into()]];
-    check_batch(&sandbox(Strategy::Cranelift), &[c], &[Type::Scalar(Scalar::F64)], Scalar::F64, &cases);
+    check_batch(
+        &sandbox(Strategy::Cranelift),
+        &[c],
+        &[Type::Scalar(Scalar::F64)],
+        Scalar::F64,
+        &cases,
+    );
     let c = crucible_compiler::compile_text(src).unwrap();
-    let r = Interpreter::new(&c).run(crucible_compiler::ir::FuncId(0), &cases[0], 100).unwrap();
+    let r = Interpreter::new(&c)
+        .run(crucible_compiler::ir::FuncId(0), &cases[0], 100)
+        .unwrap();
     assert_eq!(r.value, Value::F64(1.0));
 }

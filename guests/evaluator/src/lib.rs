@@ -34,12 +34,20 @@ const NAN64: u64 = 0x7ff8_0000_0000_0000;
 
 #[inline(always)]
 fn canon32(bits: u32) -> u64 {
-    if bits & 0x7fff_ffff > 0x7f80_0000 { NAN32 } else { bits as u64 }
+    if bits & 0x7fff_ffff > 0x7f80_0000 {
+        NAN32
+    } else {
+        bits as u64
+    }
 }
 
 #[inline(always)]
 fn canon64(bits: u64) -> u64 {
-    if bits & 0x7fff_ffff_ffff_ffff > 0x7ff0_0000_0000_0000 { NAN64 } else { bits }
+    if bits & 0x7fff_ffff_ffff_ffff > 0x7ff0_0000_0000_0000 {
+        NAN64
+    } else {
+        bits
+    }
 }
 
 /// Allocates `bytes` of guest memory for the host.
@@ -77,7 +85,13 @@ impl Default for Scratch {
 ///
 /// # Errors
 /// 1 if the code is malformed, 2 if the inputs do not fit its parameters.
-pub fn evaluate(words: &[u32], inputs: &[u64], n_cases: usize, out: &mut [u64], scratch: &mut Scratch) -> Result<(), u32> {
+pub fn evaluate(
+    words: &[u32],
+    inputs: &[u64],
+    n_cases: usize,
+    out: &mut [u64],
+    scratch: &mut Scratch,
+) -> Result<(), u32> {
     let code = bytecode::decode(words).map_err(|_| 1u32)?;
     let n = n_cases;
     let n_params = code.n_params as usize;
@@ -90,7 +104,13 @@ pub fn evaluate(words: &[u32], inputs: &[u64], n_cases: usize, out: &mut [u64], 
         for j in 0..n_params {
             scratch.locals[j][..m].copy_from_slice(&inputs[j * n + base..j * n + base + m]);
         }
-        run(&code.ops, &mut scratch.stack, &mut scratch.locals, m, &mut out[base..base + m]);
+        run(
+            &code.ops,
+            &mut scratch.stack,
+            &mut scratch.locals,
+            m,
+            &mut out[base..base + m],
+        );
         base += m;
     }
     Ok(())
@@ -114,12 +134,18 @@ pub unsafe extern "C" fn crucible_eval_many(
 ) -> u32 {
     let n = n_cases as usize;
     // SAFETY: the host contract above; Wasm memory accesses are bounds-checked.
-    let table = unsafe { core::slice::from_raw_parts(table as *const u32, 2 * n_candidates as usize) };
-    let status = unsafe { core::slice::from_raw_parts_mut(status as *mut u32, n_candidates as usize) };
+    let table =
+        unsafe { core::slice::from_raw_parts(table as *const u32, 2 * n_candidates as usize) };
+    let status =
+        unsafe { core::slice::from_raw_parts_mut(status as *mut u32, n_candidates as usize) };
     let mut scratch = Scratch::new();
     for k in 0..n_candidates as usize {
-        let words = unsafe { core::slice::from_raw_parts(table[2 * k] as *const u32, table[2 * k + 1] as usize) };
-        let n_params = bytecode::decode(words).map(|c| c.n_params as usize).unwrap_or(0);
+        let words = unsafe {
+            core::slice::from_raw_parts(table[2 * k] as *const u32, table[2 * k + 1] as usize)
+        };
+        let n_params = bytecode::decode(words)
+            .map(|c| c.n_params as usize)
+            .unwrap_or(0);
         let input = unsafe { core::slice::from_raw_parts(inputs as *const u64, n_params * n) };
         let out = unsafe { core::slice::from_raw_parts_mut((outputs as *mut u64).add(k * n), n) };
         status[k] = match evaluate(words, input, n, out, &mut scratch) {
@@ -199,15 +225,26 @@ fn binary(op: BinOp, ty: Scalar, a: &mut [u64], b: &[u64]) {
         (|$x:ident, $y:ident| $e:expr) => {
             for ($x, $y) in a.iter_mut().zip(b) {
                 let $y = *$y;
-                *$x = { let $x = *$x; $e };
+                *$x = {
+                    let $x = *$x;
+                    $e
+                };
             }
         };
     }
     match (ty, op) {
-        (Scalar::F64, BinOp::Add) => lanes!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Sub) => lanes!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Mul) => lanes!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Div) => lanes!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits())),
+        (Scalar::F64, BinOp::Add) => {
+            lanes!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Sub) => {
+            lanes!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Mul) => {
+            lanes!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Div) => {
+            lanes!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits()))
+        }
         (Scalar::F32, BinOp::Add) => {
             lanes!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits()))
         }
@@ -226,12 +263,24 @@ fn binary(op: BinOp, ty: Scalar, a: &mut [u64], b: &[u64]) {
         (Scalar::I64 | Scalar::U64, BinOp::BitXor) => lanes!(|x, y| x ^ y),
         (Scalar::I64 | Scalar::U64, BinOp::BitAnd) => lanes!(|x, y| x & y),
         (Scalar::I64 | Scalar::U64, BinOp::BitOr) => lanes!(|x, y| x | y),
-        (Scalar::I32 | Scalar::U32, BinOp::Add) => lanes!(|x, y| (x as u32).wrapping_add(y as u32) as u64),
-        (Scalar::I32 | Scalar::U32, BinOp::Sub) => lanes!(|x, y| (x as u32).wrapping_sub(y as u32) as u64),
-        (Scalar::I32 | Scalar::U32, BinOp::Mul) => lanes!(|x, y| (x as u32).wrapping_mul(y as u32) as u64),
+        (Scalar::I32 | Scalar::U32, BinOp::Add) => {
+            lanes!(|x, y| (x as u32).wrapping_add(y as u32) as u64)
+        }
+        (Scalar::I32 | Scalar::U32, BinOp::Sub) => {
+            lanes!(|x, y| (x as u32).wrapping_sub(y as u32) as u64)
+        }
+        (Scalar::I32 | Scalar::U32, BinOp::Mul) => {
+            lanes!(|x, y| (x as u32).wrapping_mul(y as u32) as u64)
+        }
         (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitXor) => lanes!(|x, y| x ^ y),
-        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitAnd | BinOp::And) => lanes!(|x, y| x & y),
-        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitOr | BinOp::Or) => lanes!(|x, y| x | y),
-        _ => lanes!(|x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()),
+        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitAnd | BinOp::And) => {
+            lanes!(|x, y| x & y)
+        }
+        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitOr | BinOp::Or) => {
+            lanes!(|x, y| x | y)
+        }
+        _ => lanes!(
+            |x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()
+        ),
     }
 }
