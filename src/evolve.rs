@@ -1,27 +1,414 @@
-//! `crucible evolve`, `crucible runs`, `crucible show`: owned by the search work (issue 5).
+//! `crucible evolve`, `crucible runs`, `crucible show`: the CLI of the search
+//! engine (crate `crucible-search`) and its SQLite archive.
+//!
+//! Only this module reads the clock: for the progress bar, the optional
+//! wall-time limit and the run's creation time. None of it enters fitness.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use crucible_search::archive::Archive;
+use crucible_search::engine::{self, Engine, RunOptions};
+use crucible_search::eval::{self, InterpEvaluator, SandboxEvaluator};
+use crucible_search::task::Task;
 
 /// Arguments of `crucible evolve`.
 #[derive(clap::Args)]
-pub struct EvolveArgs {}
+pub struct EvolveArgs {
+    /// The task file (TOML).
+    #[arg(required_unless_present = "resume")]
+    task: Option<PathBuf>,
+    /// The run seed: a run is a function of (task, seed).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: one per core); results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Overrides the task's generation limit.
+    #[arg(long)]
+    generations: Option<u64>,
+    /// Stops after this many seconds of wall time (never affects fitness).
+    #[arg(long)]
+    max_seconds: Option<f64>,
+    /// The archive (default: `$CRUCIBLE_DB`, else `crucible.db`).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Continues an interrupted run from its last checkpoint.
+    #[arg(long, value_name = "RUN")]
+    resume: Option<i64>,
+    /// Prints one JSON object instead of the text summary.
+    #[arg(long)]
+    json: bool,
+    /// Skips confirming best programs in the Wasm sandbox.
+    #[arg(long)]
+    no_confirm: bool,
+}
 
 /// Arguments of `crucible runs`.
 #[derive(clap::Args)]
-pub struct RunsArgs {}
+pub struct RunsArgs {
+    /// The archive (default: `$CRUCIBLE_DB`, else `crucible.db`).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Prints JSON.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Arguments of `crucible show`.
 #[derive(clap::Args)]
-pub struct ShowArgs {}
-
-pub fn evolve(_args: EvolveArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("evolve is not implemented yet")
+pub struct ShowArgs {
+    /// The run id.
+    run: i64,
+    /// Prints only the best program's text.
+    #[arg(long)]
+    best: bool,
+    /// The archive (default: `$CRUCIBLE_DB`, else `crucible.db`).
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
-pub fn runs(_args: RunsArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("runs is not implemented yet")
+fn db_path(db: &Option<PathBuf>) -> PathBuf {
+    db.clone()
+        .or_else(|| std::env::var_os("CRUCIBLE_DB").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("crucible.db"))
 }
 
-pub fn show(_args: ShowArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("show is not implemented yet")
+fn confirm_text(sandbox: Option<&SandboxEvaluator>, task: &Task, text: &str) -> String {
+    let Some(sandbox) = sandbox else {
+        return "unconfirmed: sandbox unavailable".into();
+    };
+    match crucible_compiler::compile_text(text) {
+        Ok(checked) => eval::confirm(
+            sandbox,
+            &checked,
+            task.skeleton.entry(),
+            &task.cases,
+            task.fuel(),
+        )
+        .describe(),
+        Err(_) => "unconfirmed: does not check".into(),
+    }
+}
+
+pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut archive = {
+        let db = db_path(&args.db);
+        Archive::open(&db).with_context(|| format!("opening archive {}", db.display()))?
+    };
+    let (task, run, resume) = match args.resume {
+        Some(run) => {
+            let state = archive.resume_state(run)?;
+            let task = Task::from_text(std::path::Path::new(&state.task_path), &state.task_text)
+                .with_context(|| format!("reloading the task of run {run}"))?;
+            archive.truncate_after(run, state.snapshot.generation)?;
+            (task, run, Some(state))
+        }
+        None => {
+            let path = args
+                .task
+                .clone()
+                .expect("clap requires a task without --resume");
+            let task =
+                Task::load(&path).with_context(|| format!("loading task {}", path.display()))?;
+            let created = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let run = archive.create_run(
+                &task.file.name,
+                &path.display().to_string(),
+                &task.text,
+                args.seed,
+                &created.to_string(),
+            )?;
+            (task, run, None)
+        }
+    };
+    let seed = resume.as_ref().map_or(args.seed, |s| s.snapshot.seed);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let sandbox = if args.no_confirm {
+        None
+    } else {
+        SandboxEvaluator::new().ok()
+    };
+    let opts = RunOptions {
+        seed,
+        generations: args.generations,
+    };
+    let evaluator = InterpEvaluator;
+    let gens = args
+        .generations
+        .or(task.file.stop.generations)
+        .unwrap_or(50);
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        indicatif::ProgressBar::new(gens)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} gen {pos}/{len} {msg} [{elapsed} < {eta}]",
+        )
+        .expect("valid template"),
+    );
+    let res: anyhow::Result<(Engine<'_>, &'static str)> = engine::with_threads(threads, || {
+        let mut engine = match &resume {
+            Some(state) => Engine::restore(
+                &task,
+                &evaluator,
+                opts,
+                &state.snapshot,
+                state.cache.clone(),
+                state.correct.clone(),
+            )?,
+            None => {
+                let mut engine = Engine::new(&task, &evaluator, opts)?;
+                let (stats, report) = engine.start();
+                let confirmations: Vec<String> = report
+                    .new_best
+                    .iter()
+                    .map(|(t, _)| confirm_text(sandbox.as_ref(), &task, t))
+                    .collect();
+                let best = engine.text_of(&engine.best().expect("after start").genome);
+                archive.commit_generation(
+                    run,
+                    &stats,
+                    &report,
+                    &confirmations,
+                    &engine.snapshot(),
+                    &best,
+                )?;
+                engine
+            }
+        };
+        bar.set_position(engine.generation());
+        let mut last = Instant::now();
+        let mut last_evals = engine.stats().map_or(0, |s| s.evaluations);
+        let reason = loop {
+            if let Some(r) = engine.stop_reason() {
+                break r.name();
+            }
+            if args
+                .max_seconds
+                .is_some_and(|s| started.elapsed() >= Duration::from_secs_f64(s))
+            {
+                break "wall-time";
+            }
+            let (stats, report) = engine.step()?;
+            let confirmations: Vec<String> = report
+                .new_best
+                .iter()
+                .map(|(t, _)| confirm_text(sandbox.as_ref(), &task, t))
+                .collect();
+            let best = engine.text_of(&engine.best().expect("after start").genome);
+            archive.commit_generation(
+                run,
+                &stats,
+                &report,
+                &confirmations,
+                &engine.snapshot(),
+                &best,
+            )?;
+            let dt = last.elapsed().as_secs_f64().max(1e-9);
+            let rate = (stats.evaluations - last_evals) as f64 / dt;
+            last = Instant::now();
+            last_evals = stats.evaluations;
+            bar.set_position(stats.generation);
+            bar.set_message(format!(
+                "best {:.6e} hits {} | {:.0} evals/s | cache {:.1}%",
+                stats.best_error,
+                stats.best_hits,
+                rate,
+                100.0 * stats.cache_hits as f64 / stats.evaluations.max(1) as f64
+            ));
+        };
+        Ok((engine, reason))
+    })?;
+    let (engine, reason) = res?;
+    bar.finish_and_clear();
+    let best = engine.best().expect("a started run has a best");
+    let best_text = engine.text_of(&best.genome);
+    let front: Vec<(String, crucible_search::fitness::Fitness, String)> = engine
+        .front()
+        .into_iter()
+        .take(32)
+        .map(|i| {
+            let t = engine.text_of(&i.genome);
+            let c = confirm_text(sandbox.as_ref(), &task, &t);
+            (t, i.fitness.clone(), c)
+        })
+        .collect();
+    archive.finish_run(run, engine.generation(), reason, &front)?;
+    let confirmation = confirm_text(sandbox.as_ref(), &task, &best_text);
+    let out_path = PathBuf::from(format!("{}-run{run}.cru", task.file.name));
+    std::fs::write(&out_path, &best_text)
+        .with_context(|| format!("saving {}", out_path.display()))?;
+    let stats = engine
+        .stats()
+        .expect("a started run has statistics")
+        .clone();
+    let mut baselines = Vec::new();
+    for (path, text) in &task.baselines {
+        let f = engine::score_text(&task, &evaluator, text)
+            .with_context(|| format!("scoring baseline {}", path.display()))?;
+        baselines.push((path.display().to_string(), f));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let digest = format!("{:016x}", stats.digest);
+    if args.json {
+        let obj = serde_json::json!({
+            "run": run,
+            "seed": seed,
+            "task": task.file.name,
+            "best": best_text,
+            "fitness": best.fitness,
+            "scalar": engine.order().scalar(&best.fitness),
+            "evaluations": stats.evaluations,
+            "cache_hits": stats.cache_hits,
+            "generations": engine.generation(),
+            "stop_reason": reason,
+            "digest": digest,
+            "confirmation": confirmation,
+            "saved": out_path.display().to_string(),
+            "seconds": seconds,
+            "baselines": baselines.iter().map(|(p, f)| serde_json::json!({"path": p, "fitness": f, "scalar": engine.order().scalar(f)})).collect::<Vec<_>>(),
+        });
+        println!("{obj}");
+    } else {
+        println!(
+            "run {run} of {} (seed {seed}) stopped by {reason} after {} generations, {:.1} s",
+            task.file.name,
+            engine.generation(),
+            seconds
+        );
+        println!(
+            "best: error {:.6e}, hits {}/{}, cost {:.1}, size {}, {}",
+            best.fitness.error,
+            best.fitness.hits,
+            task.cases.len(),
+            best.fitness.cost,
+            best.fitness.size,
+            confirmation
+        );
+        println!(
+            "evaluations {} (cache hits {:.1}%), invalid offspring {}, failed {}",
+            stats.evaluations,
+            100.0 * stats.cache_hits as f64 / stats.evaluations.max(1) as f64,
+            stats.invalid,
+            stats.failed
+        );
+        for (p, f) in &baselines {
+            println!(
+                "baseline {p}: error {:.6e}, cost {:.1}, scalar {:.6}",
+                f.error,
+                f.cost,
+                engine.order().scalar(f)
+            );
+        }
+        println!("digest {digest}; saved to {}", out_path.display());
+        println!("{best_text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let archive = {
+        let db = db_path(&args.db);
+        Archive::open(&db).with_context(|| format!("opening archive {}", db.display()))?
+    };
+    let runs = archive.runs()?;
+    if args.json {
+        println!("{}", serde_json::to_string(&runs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>5}  {:<14} {:>6} {:>8} {:>5} {:>10} {:>13}  {:<16}",
+        "run", "task", "seed", "status", "gens", "evals", "best error", "digest"
+    );
+    for r in runs {
+        println!(
+            "{:>5}  {:<14} {:>6} {:>8} {:>5} {:>10} {:>13}  {:<16}",
+            r.id,
+            r.task,
+            r.seed,
+            r.status,
+            r.generations,
+            r.evaluations,
+            r.best_error.map_or("-".into(), |e| format!("{e:.6e}")),
+            r.digest.unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let archive = {
+        let db = db_path(&args.db);
+        Archive::open(&db).with_context(|| format!("opening archive {}", db.display()))?
+    };
+    if args.best {
+        println!("{}", archive.best_text(args.run)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = archive.run(args.run)?;
+    println!(
+        "run {} of {} ({}), seed {}, {} ({}), {} generations, {} evaluations, digest {}",
+        r.id,
+        r.task,
+        r.task_path,
+        r.seed,
+        r.status,
+        r.stop_reason.as_deref().unwrap_or("-"),
+        r.generations,
+        r.evaluations,
+        r.digest.as_deref().unwrap_or("-")
+    );
+    println!(
+        "\nbest-so-far programs (generation, error, cost, size, operator, parents, confirmation):"
+    );
+    for p in archive.programs(args.run, "best")? {
+        println!(
+            "  gen {:>4}  {:.6e}  {:>8.1}  {:>3}  {:<12} {:?}  {}",
+            p.generation,
+            p.fitness.error,
+            p.fitness.cost,
+            p.fitness.size,
+            p.op,
+            p.parents,
+            p.confirmation.as_deref().unwrap_or("-")
+        );
+    }
+    let front = archive.programs(args.run, "front")?;
+    if !front.is_empty() {
+        println!("\nPareto front (error, cost, size):");
+        for p in &front {
+            println!(
+                "  {:.6e}  {:>8.1}  {:>3}  {}",
+                p.fitness.error,
+                p.fitness.cost,
+                p.fitness.size,
+                p.text.replace('\n', " ")
+            );
+        }
+    }
+    println!(
+        "\nstatistics (generation, best error, mean error, mean size, evaluations, cache hits):"
+    );
+    for s in archive.generations(args.run)? {
+        println!(
+            "  {:>4}  {:.6e}  {:.6e}  {:>6.1}  {:>9}  {:>9}",
+            s.generation, s.best_error, s.mean_error, s.mean_size, s.evaluations, s.cache_hits
+        );
+    }
+    if let Ok(best) = archive.best_text(args.run) {
+        println!("\nbest program:\n{best}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

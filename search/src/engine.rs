@@ -1001,3 +1001,186 @@ fn scalar_tag(v: Value) -> u8 {
 pub fn rng_for(parts: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed_of(parts))
 }
+
+/// Scores a whole program text (a baseline, say) exactly as candidates are
+/// scored, on all cases without cascade or cache.
+///
+/// # Errors
+/// If the text does not parse, check or fit the skeleton, or the evaluator fails.
+pub fn score_text(task: &Task, evaluator: &dyn Evaluator, text: &str) -> Result<Fitness> {
+    let program = crucible_compiler::parse(text)
+        .map_err(|d| Error::task("program", d.render("program", text)))?;
+    let genome = task
+        .skeleton
+        .genes_from(&program)
+        .map_err(|m| Error::task("program", format!("does not fit the skeleton: {m}")))?;
+    let checked = crucible_compiler::check(&task.skeleton.fill(&genome)).map_err(|d| {
+        Error::bug(format!(
+            "a fitted program does not check: {}",
+            d.0[0].message
+        ))
+    })?;
+    let size = genome.iter().map(|e| e.size() as u32).sum();
+    let runs = evaluator.run(task.skeleton.entry(), &[&checked], &task.cases, task.fuel())?;
+    let r = &runs[0];
+    let n_stages = task.stages.len() as u32;
+    Ok(match &r.verdict {
+        Some(v) => Fitness::failed(v.clone(), size, task.cases.len(), n_stages),
+        None => fitness::score(task, &r.outputs, &r.costs, size, n_stages),
+    })
+}
+
+/// Runs `f` on a rayon pool of `threads` workers (results never depend on it).
+///
+/// # Errors
+/// If the pool cannot be built.
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| {
+            crate::error::ErrorKind::Evaluator(format!("building the thread pool: {e}"))
+        })?;
+    Ok(pool.install(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::archive::Archive;
+    use crate::eval::InterpEvaluator;
+
+    const TASK: &str = r#"
+        name = "quartic-small"
+        [program]
+        signature = "fn f(x: f64) -> f64"
+        [primitives]
+        ops = ["+", "-", "*", "/"]
+        constants = [{ type = "f64", lo = -1.0, hi = 1.0 }]
+        [data]
+        inputs = { kind = "uniform", lo = -1.0, hi = 1.0, n = 20, seed = 1 }
+        target = "koza-quartic"
+        [fitness]
+        error = "abs"
+        hit = 0.01
+        stages = [{ cases = 8, threshold = 4.0 }]
+        [search]
+        population = 60
+        islands = 2
+        migration_interval = 2
+        selection = "lexicase"
+        [stop]
+        generations = 6
+    "#;
+
+    fn task() -> Task {
+        Task::from_text(Path::new("quartic-small.toml"), TASK).unwrap()
+    }
+
+    fn run(task: &Task, threads: usize, gens: u64) -> (u64, String) {
+        with_threads(threads, || {
+            let mut e = Engine::new(
+                task,
+                &InterpEvaluator,
+                RunOptions {
+                    seed: 42,
+                    generations: Some(gens),
+                },
+            )
+            .unwrap();
+            e.start();
+            while e.stop_reason().is_none() {
+                e.step().unwrap();
+            }
+            (
+                e.stats().unwrap().digest,
+                e.text_of(&e.best().unwrap().genome),
+            )
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_digest_with_one_and_two_threads() {
+        let task = task();
+        let one = run(&task, 1, 6);
+        let two = run(&task, 2, 6);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn resumed_run_ends_like_an_uninterrupted_one() {
+        let task = task();
+        let whole = run(&task, 2, 6);
+        // Run three generations, checkpointing each into the archive, then
+        // resume from the archive as after a kill.
+        let mut archive = Archive::in_memory().unwrap();
+        let id = archive
+            .create_run("quartic-small", "quartic-small.toml", TASK, 42, "0")
+            .unwrap();
+        with_threads(2, || {
+            let mut e = Engine::new(
+                &task,
+                &InterpEvaluator,
+                RunOptions {
+                    seed: 42,
+                    generations: Some(3),
+                },
+            )
+            .unwrap();
+            let (s, r) = e.start();
+            archive
+                .commit_generation(id, &s, &r, &[], &e.snapshot(), "")
+                .unwrap();
+            while e.stop_reason().is_none() {
+                let (s, r) = e.step().unwrap();
+                archive
+                    .commit_generation(id, &s, &r, &[], &e.snapshot(), "")
+                    .unwrap();
+            }
+        })
+        .unwrap();
+        let state = archive.resume_state(id).unwrap();
+        assert_eq!(state.snapshot.generation, 3);
+        let resumed = with_threads(1, || {
+            let mut e = Engine::restore(
+                &task,
+                &InterpEvaluator,
+                RunOptions {
+                    seed: 42,
+                    generations: Some(6),
+                },
+                &state.snapshot,
+                state.cache.clone(),
+                state.correct.clone(),
+            )
+            .unwrap();
+            while e.stop_reason().is_none() {
+                e.step().unwrap();
+            }
+            (
+                e.stats().unwrap().digest,
+                e.text_of(&e.best().unwrap().genome),
+            )
+        })
+        .unwrap();
+        assert_eq!(resumed, whole);
+    }
+
+    #[test]
+    fn baselines_score_like_candidates() {
+        let task = task();
+        let exact = score_text(
+            &task,
+            &InterpEvaluator,
+            "fn f(x: f64) -> f64 { return x * x * x * x + x * x * x + x * x + x; }",
+        )
+        .unwrap();
+        assert_eq!(exact.hits, 20);
+        assert!(exact.error < 1e-12);
+        let bad = score_text(&task, &InterpEvaluator, "fn f(x: f64) -> f64 { return x; }").unwrap();
+        assert!(bad.error > exact.error);
+    }
+}

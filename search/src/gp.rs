@@ -132,7 +132,8 @@ impl PrimitiveSet {
                     Ok(b) => {
                         use BinOp::*;
                         let ok = match b {
-                            Add | Sub | Mul | Div | Rem => t.is_numeric(),
+                            Add | Sub | Mul | Div => t.is_numeric(),
+                            Rem => t.is_int(),
                             BitAnd | BitOr | BitXor | Shl | Shr => t.is_int(),
                             Eq | Ne | Lt | Le | Gt | Ge => t.is_numeric(),
                             And | Or => t == Scalar::Bool,

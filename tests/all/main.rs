@@ -5,4 +5,5 @@ mod cli;
 mod differential;
 mod export;
 mod grade;
+mod search;
 mod native;
