@@ -529,9 +529,9 @@ pub struct TestReport {
 /// The first input on which submission and reference differ.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Difference {
-    /// The test's name (`given-N` or `generated-N`).
+    /// The test's name (from the task, or `generated-N`).
     pub name: String,
-    /// The input.
+    /// The input (`(hidden)` for a hidden test of the task, as are the results).
     pub args: String,
     /// The reference's results or verdict.
     pub expected: String,
@@ -915,23 +915,23 @@ fn differential(
             return Ok(());
         }
     };
-    let mut inputs: Vec<(String, Vec<Value>)> = task
+    // (name, arguments, hidden): the task's own inputs first, then generated ones.
+    let mut inputs: Vec<(String, Vec<Value>, bool)> = task
         .tests
         .iter()
-        .enumerate()
-        .filter_map(|(i, t)| match &t.io {
-            TestIo::Function { args, .. } => Some((format!("given-{}", i + 1), args.clone())),
+        .filter_map(|t| match &t.io {
+            TestIo::Function { args, .. } => Some((t.name.clone(), args.clone(), t.hidden)),
             TestIo::Stdio { .. } => None,
         })
         .collect();
     let mut rng = SplitMix(task.differential_seed);
     for i in 0..task.differential_cases {
         let args = params.iter().map(|ty| generate(&mut rng, *ty)).collect();
-        inputs.push((format!("generated-{}", i + 1), args));
+        inputs.push((format!("generated-{}", i + 1), args, false));
     }
     let mut cases = 0;
     let mut first_difference = None;
-    for (name, args) in inputs {
+    for (name, args, hidden) in inputs {
         let io = TestIo::Function {
             args: args.clone(),
             expect: None,
@@ -956,19 +956,20 @@ fn differential(
             Run::Failed(verdict) => (verdict.name().to_string(), verdict.name().to_string()),
             Run::Stdout(..) => ("wrong_answer".to_string(), String::new()),
         };
+        let reveal = |text: String| if hidden { "(hidden)".to_string() } else { text };
         if verdict != "pass" && first_difference.is_none() {
             first_difference = Some(Difference {
                 name: name.clone(),
-                args: show(&args),
-                expected: show(&expected),
-                actual: actual_text.clone(),
+                args: reveal(show(&args)),
+                expected: reveal(show(&expected)),
+                actual: reveal(actual_text.clone()),
             });
         }
         report.tests.push(TestReport {
             name,
             verdict,
-            expected: Some(show(&expected)),
-            actual: Some(actual_text),
+            expected: (!hidden).then(|| show(&expected)),
+            actual: (!hidden).then_some(actual_text),
             fuel,
         });
     }

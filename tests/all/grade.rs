@@ -169,8 +169,34 @@ fn differential_mode_reports_first_distinguishing_input() {
     let report = grade::grade(&sandbox(1), &task(), "s", &wrong, &options).unwrap();
     let diff = report.differential.as_ref().unwrap();
     assert_eq!(diff.cases, 6 + 100);
+    // The first difference is a hidden test of the task: named, values withheld.
     let first = diff.first_difference.as_ref().unwrap();
-    assert_eq!(first.name, "given-5");
+    assert_eq!(first.name, "overflow-wraps");
+    assert_eq!(
+        (first.args.as_str(), first.actual.as_str()),
+        ("(hidden)", "(hidden)")
+    );
+    // The first generated difference shows its input.
+    let generated = report
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("generated-") && t.verdict != "pass")
+        .unwrap();
+    assert_eq!(
+        (
+            generated.name.as_str(),
+            generated.expected.as_deref(),
+            generated.actual.as_deref()
+        ),
+        ("generated-12", Some("[-197480888]"), Some("[2147483647]"))
+    );
+    // Without hidden tests, the first difference is shown in full.
+    let mut open_task = task();
+    for test in &mut open_task.tests {
+        test.hidden = false;
+    }
+    let report = grade::grade(&sandbox(1), &open_task, "s", &wrong, &options).unwrap();
+    let first = report.differential.unwrap().first_difference.unwrap();
     assert_eq!(first.args, "[2147483647, 1]");
     assert_eq!(first.expected, "[-2147483648]");
     assert_eq!(first.actual, "[2147483647]");
