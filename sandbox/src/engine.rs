@@ -47,6 +47,13 @@ pub struct SandboxConfig {
     /// Turning it off exists to measure its cost; then only the wall-clock
     /// timeout stops an endless loop and `fuel_used` is 0.
     pub consume_fuel: bool,
+    /// Cranelift's NaN canonicalisation, which makes foreign modules'
+    /// float results bit-reproducible across machines. Leave it on for
+    /// anything untrusted; turn it off only for guests that canonicalise NaNs
+    /// themselves (Crucible's compiled candidates and the tier-0 evaluator),
+    /// where it would be paid twice. Winch has no such setting: it is only for
+    /// those trusted guests anyway.
+    pub nan_canonicalization: bool,
 }
 
 impl SandboxConfig {
@@ -60,6 +67,7 @@ impl SandboxConfig {
             cache_entries: limits::DEFAULT_CACHE_ENTRIES,
             wasi: false,
             consume_fuel: true,
+            nan_canonicalization: true,
         }
     }
 }
@@ -105,7 +113,7 @@ fn wasmtime_config(config: &SandboxConfig) -> wasmtime::Config {
     c.epoch_interruption(true);
     c.max_wasm_stack(limits::MAX_WASM_STACK_BYTES);
     if config.strategy == Strategy::Cranelift {
-        c.cranelift_nan_canonicalization(true);
+        c.cranelift_nan_canonicalization(config.nan_canonicalization);
     }
     // The features of `validate::FEATURES`, and nothing else. Threads, GC,
     // function references and exceptions are not compiled into our wasmtime
@@ -187,7 +195,7 @@ impl Sandbox {
             let mut h = std::hash::DefaultHasher::new();
             ENGINE_VERSION.hash(&mut h);
             engine.precompile_compatibility_hash().hash(&mut h);
-            (config.strategy, config.consume_fuel, config.wasi).hash(&mut h);
+            (config.strategy, config.consume_fuel, config.wasi, config.nan_canonicalization).hash(&mut h);
             h.finish()
         };
         let cache = ModuleCache::new(config.cache_entries, config.cache_dir.clone())?;
