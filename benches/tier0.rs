@@ -104,6 +104,7 @@ fn main() {
         .num_threads(1)
         .build()
         .unwrap();
+    let sb_tier0 = sandbox::Sandbox::new(&crucible_search::tier0::sandbox_config(1)).unwrap();
     let mut config = sandbox::SandboxConfig::new(sandbox::Strategy::Cranelift);
     config.threads = 1;
     let sb_cranelift = sandbox::Sandbox::new(&config).unwrap();
@@ -112,7 +113,7 @@ fn main() {
     let sb_winch = sandbox::Sandbox::new(&config).unwrap();
     let pop = population(1);
     let refs: Vec<&CheckedProgram> = pop.iter().collect();
-    let tier0 = Tier0Evaluator::new(&sb_cranelift, InterpEvaluator).expect("evaluator guest built");
+    let tier0 = Tier0Evaluator::new(&sb_tier0, InterpEvaluator).expect("evaluator guest built");
     let mut rows = Vec::new();
     pool.install(|| {
         for n in [20usize, 100, 10_000] {

@@ -40,6 +40,16 @@ const MAX_OUTPUT_BYTES: usize = 4 << 20;
 /// Guest memory cap: inputs, outputs and code of one chunk fit far below it.
 const GUEST_MEMORY: u64 = 256 << 20;
 
+/// The sandbox settings tier 0 is meant for: Cranelift (the guest is compiled
+/// once, so compile speed does not matter) without the engine's NaN
+/// canonicalisation, which the guest does itself on every float result.
+pub fn sandbox_config(threads: usize) -> sandbox::SandboxConfig {
+    let mut config = sandbox::SandboxConfig::new(sandbox::Strategy::Cranelift);
+    config.threads = threads;
+    config.nan_canonicalization = false;
+    config
+}
+
 /// Whether the evaluator guest was built into this binary.
 pub fn available() -> bool {
     !GUEST.is_empty()
@@ -346,9 +356,7 @@ mod tests {
     use crucible_compiler::random::{self, GenConfig, Rng};
 
     fn sandbox() -> sandbox::Sandbox {
-        let mut config = sandbox::SandboxConfig::new(sandbox::Strategy::Cranelift);
-        config.threads = 1;
-        sandbox::Sandbox::new(&config).unwrap()
+        sandbox::Sandbox::new(&sandbox_config(1)).unwrap()
     }
 
     fn case_set(id: u64, params: &[Type], rng: &mut Rng, n: usize) -> CaseSet {

@@ -98,6 +98,7 @@ pub fn evaluate(
     if inputs.len() < n_params * n || out.len() < n {
         return Err(2);
     }
+    let instrs = translate(&code.ops);
     let mut base = 0;
     while base < n {
         let m = LANES.min(n - base);
@@ -105,7 +106,7 @@ pub fn evaluate(
             scratch.locals[j][..m].copy_from_slice(&inputs[j * n + base..j * n + base + m]);
         }
         run(
-            &code.ops,
+            &instrs,
             &mut scratch.stack,
             &mut scratch.locals,
             m,
@@ -114,6 +115,143 @@ pub fn evaluate(
         base += m;
     }
     Ok(())
+}
+
+/// Where an operand comes from: no `Get` copies a local and no `Const` fills
+/// a lane block; operations read locals and constants in place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Src {
+    /// Stack slot (its position on the operand stack).
+    Slot(usize),
+    /// A local.
+    Local(usize),
+    /// A constant's bits.
+    Const(u64),
+}
+
+/// An operation with its operands resolved; the result goes to slot `dst`.
+#[derive(Clone, Copy, Debug)]
+enum Instr {
+    Unary(crucible_compiler::ir::UnOp, Scalar, Src, usize),
+    Binary(BinOp, Scalar, Src, Src, usize),
+    Cast(Scalar, Scalar, Src, usize),
+    Builtin(crucible_compiler::ir::Builtin, Scalar, [Src; 3], usize),
+    /// Copy a source into a slot (materialise a pending local before it is overwritten).
+    Copy(Src, usize),
+    Set(Src, usize),
+    Return(Src),
+}
+
+/// Turns validated postfix code into operand-resolved instructions by
+/// simulating the stack.
+fn translate(ops: &[Op]) -> Vec<Instr> {
+    let mut stack: Vec<Src> = Vec::new();
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        match *op {
+            Op::Const(_, bits) => stack.push(Src::Const(bits)),
+            Op::Get(n) => stack.push(Src::Local(n as usize)),
+            Op::Set(n) => {
+                let v = stack.pop().expect("validated");
+                // A pending read of the local must see its old value.
+                for (pos, s) in stack.iter_mut().enumerate() {
+                    if *s == Src::Local(n as usize) {
+                        out.push(Instr::Copy(*s, pos));
+                        *s = Src::Slot(pos);
+                    }
+                }
+                out.push(Instr::Set(v, n as usize));
+            }
+            Op::Unary(u, ty) => {
+                let a = stack.pop().expect("validated");
+                let dst = stack.len();
+                out.push(Instr::Unary(u, ty, a, dst));
+                stack.push(Src::Slot(dst));
+            }
+            Op::Binary(b, ty) => {
+                let y = stack.pop().expect("validated");
+                let x = stack.pop().expect("validated");
+                let dst = stack.len();
+                out.push(Instr::Binary(b, ty, x, y, dst));
+                stack.push(Src::Slot(dst));
+            }
+            Op::Cast(from, to) => {
+                let a = stack.pop().expect("validated");
+                let dst = stack.len();
+                out.push(Instr::Cast(from, to, a, dst));
+                stack.push(Src::Slot(dst));
+            }
+            Op::Builtin(b, ty) => {
+                let n = b.arity();
+                let mut args = [Src::Const(0); 3];
+                for i in (0..n).rev() {
+                    args[i] = stack.pop().expect("validated");
+                }
+                let dst = stack.len();
+                out.push(Instr::Builtin(b, ty, args, dst));
+                stack.push(Src::Slot(dst));
+            }
+            Op::Return => out.push(Instr::Return(stack.pop().expect("validated"))),
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn get(stack: &[Lanes], locals: &[Lanes], s: Src, i: usize) -> u64 {
+    match s {
+        Src::Slot(k) => stack[k][i],
+        Src::Local(k) => locals[k][i],
+        Src::Const(c) => c,
+    }
+}
+
+fn run(instrs: &[Instr], stack: &mut [Lanes], locals: &mut [Lanes], m: usize, out: &mut [u64]) {
+    for ins in instrs {
+        match *ins {
+            Instr::Binary(op, ty, a, b, dst) => binary(op, ty, a, b, dst, stack, locals, m),
+            Instr::Unary(op, ty, a, dst) => {
+                for i in 0..m {
+                    let x = get(stack, locals, a, i);
+                    stack[dst][i] = value::unary(op, Value::from_bits(ty, x)).to_bits();
+                }
+            }
+            Instr::Cast(from, to, a, dst) => {
+                for i in 0..m {
+                    let x = get(stack, locals, a, i);
+                    stack[dst][i] = value::cast(Value::from_bits(from, x), to).to_bits();
+                }
+            }
+            Instr::Builtin(b, ty, args, dst) => {
+                let n = b.arity();
+                let arg_types = builtin_arg_types(b, ty);
+                for i in 0..m {
+                    let mut vals = [Value::I32(0); 3];
+                    for (k, slot) in vals.iter_mut().take(n).enumerate() {
+                        *slot = Value::from_bits(arg_types[k], get(stack, locals, args[k], i));
+                    }
+                    stack[dst][i] = value::builtin(b, &vals[..n]).to_bits();
+                }
+            }
+            Instr::Copy(a, dst) => {
+                for i in 0..m {
+                    stack[dst][i] = get(stack, locals, a, i);
+                }
+            }
+            Instr::Set(a, n) => {
+                for i in 0..m {
+                    let v = get(stack, locals, a, i);
+                    locals[n][i] = v;
+                }
+            }
+            Instr::Return(a) => {
+                for (i, o) in out.iter_mut().enumerate().take(m) {
+                    *o = get(stack, locals, a, i);
+                }
+                return;
+            }
+        }
+    }
 }
 
 /// Evaluates candidates; see the crate docs.
@@ -156,60 +294,6 @@ pub unsafe extern "C" fn crucible_eval_many(
     n_candidates
 }
 
-fn run(ops: &[Op], stack: &mut [Lanes], locals: &mut [Lanes], m: usize, out: &mut [u64]) {
-    let mut sp = 0usize;
-    for op in ops {
-        match *op {
-            Op::Const(_, bits) => {
-                stack[sp][..m].fill(bits);
-                sp += 1;
-            }
-            Op::Get(n) => {
-                stack[sp][..m].copy_from_slice(&locals[n as usize][..m]);
-                sp += 1;
-            }
-            Op::Set(n) => {
-                sp -= 1;
-                locals[n as usize][..m].copy_from_slice(&stack[sp][..m]);
-            }
-            Op::Unary(op, ty) => {
-                let a = &mut stack[sp - 1];
-                for x in &mut a[..m] {
-                    *x = value::unary(op, Value::from_bits(ty, *x)).to_bits();
-                }
-            }
-            Op::Binary(op, ty) => {
-                let (lo, hi) = stack.split_at_mut(sp - 1);
-                binary(op, ty, &mut lo[sp - 2][..m], &hi[0][..m]);
-                sp -= 1;
-            }
-            Op::Cast(from, to) => {
-                let a = &mut stack[sp - 1];
-                for x in &mut a[..m] {
-                    *x = value::cast(Value::from_bits(from, *x), to).to_bits();
-                }
-            }
-            Op::Builtin(b, ty) => {
-                let n = b.arity();
-                let first = sp - n;
-                let arg_types = builtin_arg_types(b, ty);
-                for i in 0..m {
-                    let mut args = [Value::I32(0); 3];
-                    for (a, slot) in args.iter_mut().take(n).enumerate() {
-                        *slot = Value::from_bits(arg_types[a], stack[first + a][i]);
-                    }
-                    stack[first][i] = value::builtin(b, &args[..n]).to_bits();
-                }
-                sp = first + 1;
-            }
-            Op::Return => {
-                out.copy_from_slice(&stack[sp - 1][..m]);
-                return;
-            }
-        }
-    }
-}
-
 /// The types of a builtin's arguments, given the type of its last one.
 fn builtin_arg_types(b: crucible_compiler::ir::Builtin, last: Scalar) -> [Scalar; 3] {
     use crucible_compiler::ir::Builtin;
@@ -219,68 +303,76 @@ fn builtin_arg_types(b: crucible_compiler::ir::Builtin, last: Scalar) -> [Scalar
     }
 }
 
-/// `a = a op b` lane by lane, with vectorisable fast paths for the common cases.
-fn binary(op: BinOp, ty: Scalar, a: &mut [u64], b: &[u64]) {
-    macro_rules! lanes {
+/// `dst = a op b` lane by lane, with vectorisable fast paths for the common
+/// cases; operands are read in place from slots, locals or constants.
+#[allow(clippy::too_many_arguments, reason = "the hot path, kept flat")]
+fn binary(op: BinOp, ty: Scalar, a: Src, b: Src, dst: usize, stack: &mut [Lanes], locals: &[Lanes], m: usize) {
+    // b is never the destination: it sits above a on the stack.
+    let (lo, hi) = stack.split_at_mut(dst + 1);
+    let out = &mut lo[dst][..m];
+    let bv: Operand<'_> = match b {
+        Src::Slot(k) => Operand::Lanes(&hi[k - dst - 1][..m]),
+        Src::Local(k) => Operand::Lanes(&locals[k][..m]),
+        Src::Const(c) => Operand::Const(c),
+    };
+    let av: Operand<'_> = match a {
+        Src::Slot(k) if k == dst => Operand::InPlace,
+        Src::Slot(_) => unreachable!("the first operand sits at the destination"),
+        Src::Local(k) => Operand::Lanes(&locals[k][..m]),
+        Src::Const(c) => Operand::Const(c),
+    };
+    macro_rules! go {
         (|$x:ident, $y:ident| $e:expr) => {
-            for ($x, $y) in a.iter_mut().zip(b) {
-                let $y = *$y;
-                *$x = {
-                    let $x = *$x;
-                    $e
-                };
-            }
+            apply(out, av, bv, #[inline(always)] |$x: u64, $y: u64| $e)
         };
     }
     match (ty, op) {
-        (Scalar::F64, BinOp::Add) => {
-            lanes!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits()))
+        (Scalar::F64, BinOp::Add) => go!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits())),
+        (Scalar::F64, BinOp::Sub) => go!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits())),
+        (Scalar::F64, BinOp::Mul) => go!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits())),
+        (Scalar::F64, BinOp::Div) => go!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits())),
+        (Scalar::F32, BinOp::Add) => go!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits())),
+        (Scalar::F32, BinOp::Sub) => go!(|x, y| canon32((f32::from_bits(x as u32) - f32::from_bits(y as u32)).to_bits())),
+        (Scalar::F32, BinOp::Mul) => go!(|x, y| canon32((f32::from_bits(x as u32) * f32::from_bits(y as u32)).to_bits())),
+        (Scalar::F32, BinOp::Div) => go!(|x, y| canon32((f32::from_bits(x as u32) / f32::from_bits(y as u32)).to_bits())),
+        (Scalar::I64 | Scalar::U64, BinOp::Add) => go!(|x, y| x.wrapping_add(y)),
+        (Scalar::I64 | Scalar::U64, BinOp::Sub) => go!(|x, y| x.wrapping_sub(y)),
+        (Scalar::I64 | Scalar::U64, BinOp::Mul) => go!(|x, y| x.wrapping_mul(y)),
+        (Scalar::I64 | Scalar::U64, BinOp::BitXor) => go!(|x, y| x ^ y),
+        (Scalar::I64 | Scalar::U64, BinOp::BitAnd) => go!(|x, y| x & y),
+        (Scalar::I64 | Scalar::U64, BinOp::BitOr) => go!(|x, y| x | y),
+        (Scalar::I32 | Scalar::U32, BinOp::Add) => go!(|x, y| (x as u32).wrapping_add(y as u32) as u64),
+        (Scalar::I32 | Scalar::U32, BinOp::Sub) => go!(|x, y| (x as u32).wrapping_sub(y as u32) as u64),
+        (Scalar::I32 | Scalar::U32, BinOp::Mul) => go!(|x, y| (x as u32).wrapping_mul(y as u32) as u64),
+        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitXor) => go!(|x, y| x ^ y),
+        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitAnd | BinOp::And) => go!(|x, y| x & y),
+        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitOr | BinOp::Or) => go!(|x, y| x | y),
+        _ => go!(|x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()),
+    }
+}
+
+/// A binary operation's operand, resolved once per block.
+#[derive(Clone, Copy)]
+enum Operand<'a> {
+    /// The destination itself.
+    InPlace,
+    Lanes(&'a [u64]),
+    Const(u64),
+}
+
+/// `out[i] = f(a[i], b[i])`, one monomorphic loop per operand shape so each vectorises.
+#[inline(always)]
+fn apply(out: &mut [u64], a: Operand<'_>, b: Operand<'_>, f: impl Fn(u64, u64) -> u64) {
+    match (a, b) {
+        (Operand::InPlace, Operand::Lanes(y)) => out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(*o, y)),
+        (Operand::InPlace, Operand::Const(c)) => out.iter_mut().for_each(|o| *o = f(*o, c)),
+        (Operand::Lanes(x), Operand::Lanes(y)) => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+        (Operand::Lanes(x), Operand::Const(c)) => out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x, c)),
+        (Operand::Const(c), Operand::Lanes(y)) => out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(c, y)),
+        (Operand::Const(c), Operand::Const(d)) => {
+            let v = f(c, d);
+            out.iter_mut().for_each(|o| *o = v)
         }
-        (Scalar::F64, BinOp::Sub) => {
-            lanes!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits()))
-        }
-        (Scalar::F64, BinOp::Mul) => {
-            lanes!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits()))
-        }
-        (Scalar::F64, BinOp::Div) => {
-            lanes!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits()))
-        }
-        (Scalar::F32, BinOp::Add) => {
-            lanes!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits()))
-        }
-        (Scalar::F32, BinOp::Sub) => {
-            lanes!(|x, y| canon32((f32::from_bits(x as u32) - f32::from_bits(y as u32)).to_bits()))
-        }
-        (Scalar::F32, BinOp::Mul) => {
-            lanes!(|x, y| canon32((f32::from_bits(x as u32) * f32::from_bits(y as u32)).to_bits()))
-        }
-        (Scalar::F32, BinOp::Div) => {
-            lanes!(|x, y| canon32((f32::from_bits(x as u32) / f32::from_bits(y as u32)).to_bits()))
-        }
-        (Scalar::I64 | Scalar::U64, BinOp::Add) => lanes!(|x, y| x.wrapping_add(y)),
-        (Scalar::I64 | Scalar::U64, BinOp::Sub) => lanes!(|x, y| x.wrapping_sub(y)),
-        (Scalar::I64 | Scalar::U64, BinOp::Mul) => lanes!(|x, y| x.wrapping_mul(y)),
-        (Scalar::I64 | Scalar::U64, BinOp::BitXor) => lanes!(|x, y| x ^ y),
-        (Scalar::I64 | Scalar::U64, BinOp::BitAnd) => lanes!(|x, y| x & y),
-        (Scalar::I64 | Scalar::U64, BinOp::BitOr) => lanes!(|x, y| x | y),
-        (Scalar::I32 | Scalar::U32, BinOp::Add) => {
-            lanes!(|x, y| (x as u32).wrapping_add(y as u32) as u64)
-        }
-        (Scalar::I32 | Scalar::U32, BinOp::Sub) => {
-            lanes!(|x, y| (x as u32).wrapping_sub(y as u32) as u64)
-        }
-        (Scalar::I32 | Scalar::U32, BinOp::Mul) => {
-            lanes!(|x, y| (x as u32).wrapping_mul(y as u32) as u64)
-        }
-        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitXor) => lanes!(|x, y| x ^ y),
-        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitAnd | BinOp::And) => {
-            lanes!(|x, y| x & y)
-        }
-        (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitOr | BinOp::Or) => {
-            lanes!(|x, y| x | y)
-        }
-        _ => lanes!(
-            |x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()
-        ),
+        (_, Operand::InPlace) => unreachable!("the second operand is never the destination"),
     }
 }
