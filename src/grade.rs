@@ -18,7 +18,7 @@ pub struct GradeArgs {
     /// The task file (TOML): function or stdio mode, limits and tests.
     #[arg(long)]
     task: PathBuf,
-    /// Submission files: `.wasm` or `.wat`.
+    /// Submission files: `.wasm`, `.wat`, `.cru`, `.rs` or `.c`.
     #[arg(required = true)]
     submissions: Vec<PathBuf>,
     /// Print all reports as one JSON array.
@@ -74,8 +74,16 @@ fn load_submission(path: &Path) -> anyhow::Result<Vec<u8>> {
             let options = crucible_compiler::wasm::CompileOptions { probes: None };
             Ok(crucible_compiler::wasm::compile(&checked, &options))
         }
+        Some(ext @ ("rs" | "c")) => {
+            let lang = crate::submit::Language::from_extension(ext).expect("rs or c");
+            let limits = crate::submit::CompileLimits {
+                timeout: crate::submit::COMPILE_TIMEOUT,
+            };
+            crate::submit::compile(lang, path, &bytes, &limits)?
+                .map_err(|crate::submit::Rejected(msg)| CompileFailed(msg).into())
+        }
         _ => anyhow::bail!(
-            "{}: unknown submission type (expected .wasm, .wat or .cru)",
+            "{}: unknown submission type (expected .wasm, .wat, .cru, .rs or .c)",
             path.display()
         ),
     }

@@ -12,6 +12,7 @@ mod evolve;
 mod export;
 mod grade;
 mod lang;
+mod submit;
 
 /// Puts candidate programs through fire: safely, fast and deterministically.
 #[derive(Parser)]

@@ -5,5 +5,6 @@ mod cli;
 mod differential;
 mod export;
 mod grade;
+mod llm;
 mod search;
 mod native;
