@@ -216,7 +216,12 @@ pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
     if words.len() < 5 || words[0] != MAGIC || words[1] != VERSION {
         return Err(err(0, "bad header"));
     }
-    let scalar = |at: usize, code: u32| Scalar::ALL.get(code as usize).copied().ok_or(err(at, "bad type"));
+    let scalar = |at: usize, code: u32| {
+        Scalar::ALL
+            .get(code as usize)
+            .copied()
+            .ok_or(err(at, "bad type"))
+    };
     let n_params = words[2];
     let n_locals = words[3];
     if n_params > n_locals || n_locals as usize > MAX_LOCALS {
@@ -240,7 +245,11 @@ pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
                 if b >= n_locals {
                     return Err(err(at, "local out of range"));
                 }
-                if code == OP_GET { (Op::Get(b), 0, 1) } else { (Op::Set(b), 1, 0) }
+                if code == OP_GET {
+                    (Op::Get(b), 0, 1)
+                } else {
+                    (Op::Set(b), 1, 0)
+                }
             }
             OP_UNARY => {
                 let op = match a {
@@ -251,7 +260,9 @@ pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
                 (Op::Unary(op, scalar(at, b)?), 1, 1)
             }
             OP_BINARY => {
-                let op = *BinOp::ALL.get(a as usize).ok_or(err(at, "bad binary operator"))?;
+                let op = *BinOp::ALL
+                    .get(a as usize)
+                    .ok_or(err(at, "bad binary operator"))?;
                 (Op::Binary(op, scalar(at, b)?), 2, 1)
             }
             OP_CAST => (Op::Cast(scalar(at, a)?, scalar(at, b)?), 1, 1),
@@ -348,8 +359,16 @@ mod tests {
                     .map(|t| random::value(&mut rng, t.as_scalar().unwrap()))
                     .collect();
                 let arg_list: Vec<Arg> = args.iter().map(|v| Arg::Scalar(*v)).collect();
-                let expect = interp.run(crate::ir::FuncId(0), &arg_list, u64::MAX).unwrap().value;
-                assert_eq!(eval_one(&code, &args), expect, "{}", crate::print(c.program()));
+                let expect = interp
+                    .run(crate::ir::FuncId(0), &arg_list, u64::MAX)
+                    .unwrap()
+                    .value;
+                assert_eq!(
+                    eval_one(&code, &args),
+                    expect,
+                    "{}",
+                    crate::print(c.program())
+                );
             }
         }
         assert_eq!(lowered, 400);

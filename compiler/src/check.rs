@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    BinOp, Block, Builtin, Callee, Expr, ExprKind, FuncId, Function, Lit, LocalId, NodeId,
-    Program, Scalar, Span, Stmt, StmtKind, Type, UnOp,
+    BinOp, Block, Builtin, Callee, Expr, ExprKind, FuncId, Function, Lit, LocalId, NodeId, Program,
+    Scalar, Span, Stmt, StmtKind, Type, UnOp,
 };
 use crate::limits;
 
@@ -188,7 +188,11 @@ struct Checker {
     current: usize,
 }
 
-fn mismatch(span: Span, expected: impl std::fmt::Display, found: impl std::fmt::Display) -> Diagnostic {
+fn mismatch(
+    span: Span,
+    expected: impl std::fmt::Display,
+    found: impl std::fmt::Display,
+) -> Diagnostic {
     Diagnostic::new(span, "mismatched types")
         .with_note(format!("expected `{expected}`, found `{found}`"))
 }
@@ -235,8 +239,11 @@ impl Checker {
         let returns = self.block(program, &f.body, 1);
         if !returns {
             self.error(
-                Diagnostic::new(f.span, format!("function `{}` may end without returning", f.name))
-                    .with_note("end every path with `return <expr>;`"),
+                Diagnostic::new(
+                    f.span,
+                    format!("function `{}` may end without returning", f.name),
+                )
+                .with_note("end every path with `return <expr>;`"),
             );
         }
         FuncInfo {
@@ -249,7 +256,10 @@ impl Checker {
         if depth > limits::MAX_DEPTH {
             self.error(Diagnostic::new(
                 b.span,
-                format!("nesting deeper than the limit of {} levels", limits::MAX_DEPTH),
+                format!(
+                    "nesting deeper than the limit of {} levels",
+                    limits::MAX_DEPTH
+                ),
             ));
             return true;
         }
@@ -275,10 +285,10 @@ impl Checker {
                     }
                     (None, None) => Type::Scalar(Scalar::I32),
                 };
-                if let (Some(t), Some(found)) = (ty, found) {
-                    if Type::Scalar(*t) != found {
-                        self.error(mismatch(init.span, t, found));
-                    }
+                if let (Some(t), Some(found)) = (ty, found)
+                    && Type::Scalar(*t) != found
+                {
+                    self.error(mismatch(init.span, t, found));
                 }
                 let id = self.declare(name, local_ty, false, s.span);
                 self.nodes[s.id.index()].local = Some(id);
@@ -287,7 +297,10 @@ impl Checker {
             StmtKind::Assign { name, value } => {
                 match self.lookup(name) {
                     None => {
-                        self.error(Diagnostic::new(s.span, format!("unknown variable `{name}`")));
+                        self.error(Diagnostic::new(
+                            s.span,
+                            format!("unknown variable `{name}`"),
+                        ));
                         self.expr(program, value, None, depth + 1);
                     }
                     Some(id) => {
@@ -300,10 +313,10 @@ impl Checker {
                             ));
                         }
                         let found = self.expr(program, value, ty.as_scalar(), depth + 1);
-                        if let Some(found) = found {
-                            if found != ty {
-                                self.error(mismatch(value.span, ty, found));
-                            }
+                        if let Some(found) = found
+                            && found != ty
+                        {
+                            self.error(mismatch(value.span, ty, found));
                         }
                     }
                 }
@@ -311,10 +324,10 @@ impl Checker {
             }
             StmtKind::Return(e) => {
                 let ret = self.ret;
-                if let Some(found) = self.expr(program, e, Some(ret), depth + 1) {
-                    if found != Type::Scalar(ret) {
-                        self.error(mismatch(e.span, ret, found));
-                    }
+                if let Some(found) = self.expr(program, e, Some(ret), depth + 1)
+                    && found != Type::Scalar(ret)
+                {
+                    self.error(mismatch(e.span, ret, found));
                 }
                 true
             }
@@ -342,8 +355,11 @@ impl Checker {
                     Some(Type::Scalar(s)) if s.is_int() => s,
                     Some(t) => {
                         self.error(
-                            Diagnostic::new(start.span.to(end.span), "loop bounds must be integers")
-                                .with_note(format!("found `{t}`")),
+                            Diagnostic::new(
+                                start.span.to(end.span),
+                                "loop bounds must be integers",
+                            )
+                            .with_note(format!("found `{t}`")),
                         );
                         Scalar::U32
                     }
@@ -361,16 +377,23 @@ impl Checker {
 
     /// Checks `e` and requires type `want`.
     fn expect(&mut self, program: &Program, e: &Expr, want: Scalar, depth: usize) {
-        if let Some(found) = self.expr(program, e, Some(want), depth) {
-            if found != Type::Scalar(want) {
-                self.error(mismatch(e.span, want, found));
-            }
+        if let Some(found) = self.expr(program, e, Some(want), depth)
+            && found != Type::Scalar(want)
+        {
+            self.error(mismatch(e.span, want, found));
         }
     }
 
     /// Checks two operands that must have the same type; an unsuffixed literal
     /// on either side takes the other side's type.
-    fn pair(&mut self, program: &Program, a: &Expr, b: &Expr, expected: Option<Scalar>, depth: usize) -> Option<Type> {
+    fn pair(
+        &mut self,
+        program: &Program,
+        a: &Expr,
+        b: &Expr,
+        expected: Option<Scalar>,
+        depth: usize,
+    ) -> Option<Type> {
         let (first, second, swapped) = if is_untyped_lit(a) && !is_untyped_lit(b) {
             (b, a, true)
         } else {
@@ -379,7 +402,11 @@ impl Checker {
         let t1 = self.expr(program, first, expected, depth)?;
         let t2 = self.expr(program, second, t1.as_scalar(), depth)?;
         if t1 != t2 {
-            let (want, found, span) = if swapped { (t2, t1, first.span) } else { (t1, t2, second.span) };
+            let (want, found, span) = if swapped {
+                (t2, t1, first.span)
+            } else {
+                (t1, t2, second.span)
+            };
             self.error(mismatch(span, want, found));
             return None;
         }
@@ -391,11 +418,20 @@ impl Checker {
         ty
     }
 
-    fn expr(&mut self, program: &Program, e: &Expr, expected: Option<Scalar>, depth: usize) -> Option<Type> {
+    fn expr(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        expected: Option<Scalar>,
+        depth: usize,
+    ) -> Option<Type> {
         if depth > limits::MAX_DEPTH {
             self.error(Diagnostic::new(
                 e.span,
-                format!("nesting deeper than the limit of {} levels", limits::MAX_DEPTH),
+                format!(
+                    "nesting deeper than the limit of {} levels",
+                    limits::MAX_DEPTH
+                ),
             ));
             return None;
         }
@@ -403,7 +439,13 @@ impl Checker {
         self.record(e, ty)
     }
 
-    fn expr_inner(&mut self, program: &Program, e: &Expr, expected: Option<Scalar>, depth: usize) -> Option<Type> {
+    fn expr_inner(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        expected: Option<Scalar>,
+        depth: usize,
+    ) -> Option<Type> {
         let d = depth + 1;
         match &e.kind {
             ExprKind::Lit(lit) => self.lit(e.span, lit, expected).map(Type::Scalar),
@@ -413,7 +455,10 @@ impl Checker {
                     Some(self.locals[id.index()])
                 }
                 None => {
-                    self.error(Diagnostic::new(e.span, format!("unknown variable `{name}`")));
+                    self.error(Diagnostic::new(
+                        e.span,
+                        format!("unknown variable `{name}`"),
+                    ));
                     None
                 }
             },
@@ -428,7 +473,9 @@ impl Checker {
                         UnOp::Neg => "`-` needs a number",
                         UnOp::Not => "`!` needs a bool or an integer",
                     };
-                    self.error(Diagnostic::new(e.span, what.to_string()).with_note(format!("found `{t}`")));
+                    self.error(
+                        Diagnostic::new(e.span, what.to_string()).with_note(format!("found `{t}`")),
+                    );
                     return None;
                 }
                 Some(Type::Scalar(t))
@@ -450,10 +497,15 @@ impl Checker {
                 self.expect(program, idx, Scalar::U32, d);
                 Some(Type::Scalar(elem.scalar()))
             }
-            ExprKind::Call(Callee::Builtin(b), args) => self.builtin(program, e, *b, args, expected, d),
+            ExprKind::Call(Callee::Builtin(b), args) => {
+                self.builtin(program, e, *b, args, expected, d)
+            }
             ExprKind::Call(Callee::Func(name), args) => {
                 let Some(&fid) = self.sigs.get(name) else {
-                    self.error(Diagnostic::new(e.span, format!("unknown function `{name}`")));
+                    self.error(Diagnostic::new(
+                        e.span,
+                        format!("unknown function `{name}`"),
+                    ));
                     for a in args {
                         self.expr(program, a, None, d);
                     }
@@ -477,10 +529,10 @@ impl Checker {
                     match p.ty {
                         Type::Scalar(s) => self.expect(program, a, s, d),
                         Type::Slice(elem) => {
-                            if let Some(found) = self.slice_var(a) {
-                                if found != elem {
-                                    self.error(mismatch(a.span, p.ty, Type::Slice(found)));
-                                }
+                            if let Some(found) = self.slice_var(a)
+                                && found != elem
+                            {
+                                self.error(mismatch(a.span, p.ty, Type::Slice(found)));
                             }
                         }
                     }
@@ -497,7 +549,10 @@ impl Checker {
             return None;
         };
         let Some(id) = self.lookup(name) else {
-            self.error(Diagnostic::new(e.span, format!("unknown variable `{name}`")));
+            self.error(Diagnostic::new(
+                e.span,
+                format!("unknown variable `{name}`"),
+            ));
             return None;
         };
         self.nodes[e.id.index()].local = Some(id);
@@ -516,7 +571,13 @@ impl Checker {
         }
     }
 
-    fn scalar_expr(&mut self, program: &Program, e: &Expr, expected: Option<Scalar>, depth: usize) -> Option<Scalar> {
+    fn scalar_expr(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        expected: Option<Scalar>,
+        depth: usize,
+    ) -> Option<Scalar> {
         match self.expr(program, e, expected, depth)? {
             Type::Scalar(s) => Some(s),
             t @ Type::Slice(_) => {
@@ -537,16 +598,18 @@ impl Checker {
                     (Some(s), _) => s,
                     (None, Some(s)) if s.is_int() => s,
                     (None, Some(s)) if s.is_float() => {
-                        self.error(
-                            mismatch(span, s, "integer")
-                                .with_note(format!("expected `{s}`, found an integer literal; write `{value}.0`")),
-                        );
+                        self.error(mismatch(span, s, "integer").with_note(format!(
+                            "expected `{s}`, found an integer literal; write `{value}.0`"
+                        )));
                         return None;
                     }
                     _ => Scalar::I32,
                 };
                 if !ty.is_int() {
-                    self.error(Diagnostic::new(span, format!("an integer literal cannot be `{ty}`")));
+                    self.error(Diagnostic::new(
+                        span,
+                        format!("an integer literal cannot be `{ty}`"),
+                    ));
                     return None;
                 }
                 let bits = ty.bits();
@@ -555,7 +618,9 @@ impl Checker {
                 if value < lo || value > hi {
                     self.error(
                         Diagnostic::new(span, format!("literal out of range for `{ty}`"))
-                            .with_note(format!("`{ty}` literals lie in {lo}..={hi} (taken modulo 2^{bits})")),
+                            .with_note(format!(
+                                "`{ty}` literals lie in {lo}..={hi} (taken modulo 2^{bits})"
+                            )),
                     );
                     return None;
                 }
@@ -572,7 +637,10 @@ impl Checker {
                     _ => Scalar::F64,
                 };
                 if !ty.is_float() {
-                    self.error(Diagnostic::new(span, format!("a float literal cannot be `{ty}`")));
+                    self.error(Diagnostic::new(
+                        span,
+                        format!("a float literal cannot be `{ty}`"),
+                    ));
                     return None;
                 }
                 Some(ty)
@@ -581,7 +649,16 @@ impl Checker {
     }
 
     #[expect(clippy::too_many_arguments, reason = "internal recursion helper")]
-    fn binary(&mut self, program: &Program, e: &Expr, op: BinOp, a: &Expr, b: &Expr, expected: Option<Scalar>, d: usize) -> Option<Type> {
+    fn binary(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        expected: Option<Scalar>,
+        d: usize,
+    ) -> Option<Type> {
         use BinOp::*;
         let operand_expected = match op {
             Eq | Ne | Lt | Le | Gt | Ge => None,
@@ -590,7 +667,10 @@ impl Checker {
         };
         let t = self.pair(program, a, b, operand_expected, d)?;
         let Type::Scalar(t) = t else {
-            self.error(Diagnostic::new(e.span, "slices have no operators; index them"));
+            self.error(Diagnostic::new(
+                e.span,
+                "slices have no operators; index them",
+            ));
             return None;
         };
         let ok = match op {
@@ -603,20 +683,38 @@ impl Checker {
             And | Or => t == Scalar::Bool,
         };
         if !ok {
-            self.error(
-                Diagnostic::new(e.span, format!("`{}` is not defined for `{t}`", op.symbol())),
-            );
+            self.error(Diagnostic::new(
+                e.span,
+                format!("`{}` is not defined for `{t}`", op.symbol()),
+            ));
             return None;
         }
-        Some(Type::Scalar(if op.is_comparison() { Scalar::Bool } else { t }))
+        Some(Type::Scalar(if op.is_comparison() {
+            Scalar::Bool
+        } else {
+            t
+        }))
     }
 
-    fn builtin(&mut self, program: &Program, e: &Expr, b: Builtin, args: &[Expr], expected: Option<Scalar>, d: usize) -> Option<Type> {
+    fn builtin(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        b: Builtin,
+        args: &[Expr],
+        expected: Option<Scalar>,
+        d: usize,
+    ) -> Option<Type> {
         use Builtin::*;
         if args.len() != b.arity() {
             self.error(Diagnostic::new(
                 e.span,
-                format!("`{}` takes {} argument(s), but {} were given", b.name(), b.arity(), args.len()),
+                format!(
+                    "`{}` takes {} argument(s), but {} were given",
+                    b.name(),
+                    b.arity(),
+                    args.len()
+                ),
             ));
             return None;
         }
@@ -645,15 +743,21 @@ impl Checker {
                 need(self, t, t.is_int(), "an integer")
             }
             Min | Max => {
-                let t = self.pair(program, &args[0], &args[1], expected, d)?.as_scalar()?;
+                let t = self
+                    .pair(program, &args[0], &args[1], expected, d)?
+                    .as_scalar()?;
                 need(self, t, t.is_numeric(), "numbers")
             }
             Copysign => {
-                let t = self.pair(program, &args[0], &args[1], expected, d)?.as_scalar()?;
+                let t = self
+                    .pair(program, &args[0], &args[1], expected, d)?
+                    .as_scalar()?;
                 need(self, t, t.is_float(), "floats")
             }
             Rotl | Rotr => {
-                let t = self.pair(program, &args[0], &args[1], expected, d)?.as_scalar()?;
+                let t = self
+                    .pair(program, &args[0], &args[1], expected, d)?
+                    .as_scalar()?;
                 need(self, t, t.is_int(), "integers")
             }
             Select => {
@@ -776,23 +880,33 @@ mod tests {
 
     #[test]
     fn literals_take_their_context_type() {
-        let c = ok("fn hash(key: u64) -> u32 { let h: u64 = key * 0x9E3779B97F4A7C15; return (h >> 32) as u32 ^ h as u32; }");
+        let c = ok(
+            "fn hash(key: u64) -> u32 { let h: u64 = key * 0x9E3779B97F4A7C15; return (h >> 32) as u32 ^ h as u32; }",
+        );
         let mut lit_types = Vec::new();
         c.program().visit(&mut |n| {
-            if let crate::ir::Node::Expr(e) = n {
-                if matches!(e.kind, ExprKind::Lit(_)) {
-                    lit_types.push(c.ty(e));
-                }
+            if let crate::ir::Node::Expr(e) = n
+                && matches!(e.kind, ExprKind::Lit(_))
+            {
+                lit_types.push(c.ty(e));
             }
         });
-        assert_eq!(lit_types, vec![Type::Scalar(Scalar::U64), Type::Scalar(Scalar::U64)]);
+        assert_eq!(
+            lit_types,
+            vec![Type::Scalar(Scalar::U64), Type::Scalar(Scalar::U64)]
+        );
     }
 
     #[test]
     fn reports_every_error_with_expected_and_found() {
         err(
             "fn f(x: u32) -> u32 {\n  let y: f64 = x;\n  return y;\n}",
-            &["t.cru:2:16", "expected `f64`, found `u32`", "t.cru:3:10", "expected `u32`, found `f64`"],
+            &[
+                "t.cru:2:16",
+                "expected `f64`, found `u32`",
+                "t.cru:3:10",
+                "expected `u32`, found `f64`",
+            ],
         );
     }
 
@@ -806,7 +920,10 @@ mod tests {
 
     #[test]
     fn missing_return_and_unknown_names() {
-        err("fn f(x: u32) -> u32 { if x > 1 { return 1; } }", &["may end without returning"]);
+        err(
+            "fn f(x: u32) -> u32 { if x > 1 { return 1; } }",
+            &["may end without returning"],
+        );
         err("fn f() -> u32 { return y; }", &["unknown variable `y`"]);
         err("fn f() -> u32 { return g(); }", &["unknown function `g`"]);
     }
@@ -821,7 +938,10 @@ mod tests {
 
     #[test]
     fn literal_ranges() {
-        err("fn f() -> u32 { return 0x1_0000_0000; }", &["literal out of range for `u32`"]);
+        err(
+            "fn f() -> u32 { return 0x1_0000_0000; }",
+            &["literal out of range for `u32`"],
+        );
         ok("fn f() -> i32 { return 0xFFFF_FFFF; }");
         err("fn f() -> f64 { return 1; }", &["write `1.0`"]);
     }

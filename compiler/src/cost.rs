@@ -46,13 +46,20 @@ pub fn expr_cost(checked: &CheckedProgram, e: &Expr) -> u64 {
         ExprKind::Call(Callee::Builtin(b), _) => match b {
             Builtin::Sqrt => 15,
             Builtin::Len => 0,
-            Builtin::F32FromBits | Builtin::F32ToBits | Builtin::F64FromBits | Builtin::F64ToBits => 1,
+            Builtin::F32FromBits
+            | Builtin::F32ToBits
+            | Builtin::F64FromBits
+            | Builtin::F64ToBits => 1,
             Builtin::Min | Builtin::Max => 2,
             Builtin::Floor | Builtin::Ceil | Builtin::Trunc | Builtin::Nearest => 2,
             _ => 1,
         },
     };
-    own + e.children().iter().map(|c| expr_cost(checked, c)).sum::<u64>()
+    own + e
+        .children()
+        .iter()
+        .map(|c| expr_cost(checked, c))
+        .sum::<u64>()
 }
 
 /// Static costs per node id: for statements, the cost of one execution; for a
@@ -62,11 +69,13 @@ pub fn static_costs(checked: &CheckedProgram) -> Vec<u64> {
     checked.program().visit(&mut |node| {
         if let crate::ir::Node::Stmt(s) = node {
             costs[s.id.index()] = match &s.kind {
-                StmtKind::Let { init: e, .. } | StmtKind::Assign { value: e, .. } | StmtKind::Return(e) => {
-                    expr_cost(checked, e)
-                }
+                StmtKind::Let { init: e, .. }
+                | StmtKind::Assign { value: e, .. }
+                | StmtKind::Return(e) => expr_cost(checked, e),
                 StmtKind::If { cond, .. } => BRANCH + expr_cost(checked, cond),
-                StmtKind::For { start, end, body, .. } => {
+                StmtKind::For {
+                    start, end, body, ..
+                } => {
                     costs[body.id.index()] = ITERATION;
                     expr_cost(checked, start) + expr_cost(checked, end)
                 }

@@ -166,7 +166,12 @@ impl<'a> Interpreter<'a> {
         })
     }
 
-    fn call<'d>(&self, f: FuncId, mut locals: Vec<Local<'d>>, run: &mut Run<'_>) -> Result<Value, InterpError> {
+    fn call<'d>(
+        &self,
+        f: FuncId,
+        mut locals: Vec<Local<'d>>,
+        run: &mut Run<'_>,
+    ) -> Result<Value, InterpError> {
         let info = self.checked.func_info(f);
         while locals.len() < info.locals.len() {
             locals.push(Local::Scalar(Value::I32(0)));
@@ -201,7 +206,12 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    fn block<'d>(&self, b: &Block, locals: &mut Vec<Local<'d>>, run: &mut Run<'_>) -> Result<Flow, InterpError> {
+    fn block<'d>(
+        &self,
+        b: &Block,
+        locals: &mut Vec<Local<'d>>,
+        run: &mut Run<'_>,
+    ) -> Result<Flow, InterpError> {
         Self::count(run, b.id);
         for s in &b.stmts {
             Self::count(run, s.id);
@@ -239,7 +249,9 @@ impl<'a> Interpreter<'a> {
                         return Ok(Flow::Return(v));
                     }
                 }
-                StmtKind::For { start, end, body, .. } => {
+                StmtKind::For {
+                    start, end, body, ..
+                } => {
                     let mut i = self.expr(start, locals, run)?;
                     let end = self.expr(end, locals, run)?;
                     let slot = self.checked.local(s.id).index();
@@ -258,7 +270,12 @@ impl<'a> Interpreter<'a> {
         Ok(Flow::Next)
     }
 
-    fn expr<'d>(&self, e: &Expr, locals: &mut Vec<Local<'d>>, run: &mut Run<'_>) -> Result<Value, InterpError> {
+    fn expr<'d>(
+        &self,
+        e: &Expr,
+        locals: &mut Vec<Local<'d>>,
+        run: &mut Run<'_>,
+    ) -> Result<Value, InterpError> {
         Ok(match &e.kind {
             ExprKind::Lit(lit) => lit_value(*lit, self.checked.scalar(e)),
             ExprKind::Var(_) => match &locals[self.checked.local(e.id).index()] {
@@ -301,7 +318,9 @@ impl<'a> Interpreter<'a> {
                 let mut callee_locals = Vec::with_capacity(args.len());
                 for (a, p) in args.iter().zip(&func.params) {
                     match p.ty {
-                        Type::Scalar(_) => callee_locals.push(Local::Scalar(self.expr(a, locals, run)?)),
+                        Type::Scalar(_) => {
+                            callee_locals.push(Local::Scalar(self.expr(a, locals, run)?))
+                        }
                         Type::Slice(_) => match &locals[self.checked.local(a.id).index()] {
                             Local::Slice(d) => callee_locals.push(Local::Slice(d)),
                             Local::Scalar(_) => unreachable!("slice argument"),
@@ -336,7 +355,11 @@ mod tests {
     fn run(src: &str, args: &[Arg]) -> Result<RunResult, InterpError> {
         let checked = check(&parse(src).unwrap()).unwrap();
         let interp = Interpreter::new(&checked);
-        let (f, _) = checked.program().func("f").map(|(i, f)| (i, f.clone())).unwrap();
+        let (f, _) = checked
+            .program()
+            .func("f")
+            .map(|(i, f)| (i, f.clone()))
+            .unwrap();
         interp.run(f, args, 1_000_000)
     }
 
@@ -358,7 +381,9 @@ mod tests {
         let data = SliceData::U8(vec![1u8, 2, 3].into());
         let r = run(src, &[Arg::Slice(data)]).unwrap();
         // Indices 3 and 4 wrap to 0 and 1.
-        let expect = [1u32, 2, 3, 1, 2].iter().fold(0u32, |a, &b| a.wrapping_mul(31).wrapping_add(b));
+        let expect = [1u32, 2, 3, 1, 2]
+            .iter()
+            .fold(0u32, |a, &b| a.wrapping_mul(31).wrapping_add(b));
         assert_eq!(r.value, Value::U32(expect));
         let empty = SliceData::U8(Vec::new().into());
         assert_eq!(run(src, &[Arg::Slice(empty)]).unwrap().value, Value::U32(0));
@@ -378,9 +403,14 @@ mod tests {
         let interp = Interpreter::new(&checked);
         let (f, _) = checked.func("f").unwrap();
         let mut probes = Probes::new(&checked, 8);
-        let r = interp.run_with_probes(f, &[Value::I64(-3).into()], 100, &mut probes).unwrap();
+        let r = interp
+            .run_with_probes(f, &[Value::I64(-3).into()], 100, &mut probes)
+            .unwrap();
         assert_eq!(r.value, Value::I64(9));
-        assert_eq!(cost::cost_from_counters(interp.costs(), &probes.counters), r.cost);
+        assert_eq!(
+            cost::cost_from_counters(interp.costs(), &probes.counters),
+            r.cost
+        );
         assert_eq!(probes.trace.len(), 2);
     }
 }

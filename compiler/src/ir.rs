@@ -473,9 +473,16 @@ impl Lit {
 impl PartialEq for Lit {
     fn eq(&self, other: &Lit) -> bool {
         match (self, other) {
-            (Lit::Int { value: a, suffix: sa }, Lit::Int { value: b, suffix: sb }) => {
-                a == b && sa == sb
-            }
+            (
+                Lit::Int {
+                    value: a,
+                    suffix: sa,
+                },
+                Lit::Int {
+                    value: b,
+                    suffix: sb,
+                },
+            ) => a == b && sa == sb,
             (
                 Lit::Float {
                     f64: a,

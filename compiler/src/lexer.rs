@@ -29,8 +29,8 @@ const KEYWORDS: [&str; 11] = [
 
 // Longest first, so that `<<` wins over `<`.
 const PUNCTS: [&str; 32] = [
-    "->", "::", "..", "<<", ">>", "==", "!=", "<=", ">=", "&&", "||", "(", ")", "{", "}", "[",
-    "]", ",", ";", ":", "=", "+", "-", "*", "/", "%", "&", "|", "^", "<", ">", "!",
+    "->", "::", "..", "<<", ">>", "==", "!=", "<=", ">=", "&&", "||", "(", ")", "{", "}", "[", "]",
+    ",", ";", ":", "=", "+", "-", "*", "/", "%", "&", "|", "^", "<", ">", "!",
 ];
 
 /// Lexes the whole text; stops at the first error.
@@ -143,8 +143,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), Diagnostic> {
         }
         let int_digits: String = src[digits_start..i].chars().filter(|&c| c != '_').collect();
         // A hex float: 0x1.8p3, 0x1p-2.
-        if is_hex && i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b'p' || bytes[i] == b'P')
-        {
+        if is_hex && i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b'p' || bytes[i] == b'P') {
             return lex_hex_float(src, start, digits_start);
         }
         if int_digits.is_empty() {
@@ -184,8 +183,12 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), Diagnostic> {
     let text: String = src[start..i].chars().filter(|&c| c != '_').collect();
     let (suffix, end) = lex_suffix(src, i, !is_float)?;
     if is_float || suffix.is_some_and(|s| s.is_float()) {
-        let f64v: f64 = text.parse().map_err(|_| err(end, "invalid float literal"))?;
-        let f32v: f32 = text.parse().map_err(|_| err(end, "invalid float literal"))?;
+        let f64v: f64 = text
+            .parse()
+            .map_err(|_| err(end, "invalid float literal"))?;
+        let f32v: f32 = text
+            .parse()
+            .map_err(|_| err(end, "invalid float literal"))?;
         if f64v.is_infinite() || (suffix == Some(Scalar::F32) && f32v.is_infinite()) {
             return Err(err(
                 end,
@@ -213,11 +216,10 @@ fn lex_suffix(src: &str, i: usize, allow_int: bool) -> Result<(Option<Scalar>, u
     let word = &src[i..j];
     match Scalar::from_name(word) {
         Some(s) if s != Scalar::Bool && (allow_int || s.is_float()) => Ok((Some(s), j)),
-        _ => Err(Diagnostic::new(
-            Span::new(i, j),
-            format!("invalid literal suffix `{word}`"),
-        )
-        .with_note("suffixes are i32, i64, u32, u64, f32, f64")),
+        _ => Err(
+            Diagnostic::new(Span::new(i, j), format!("invalid literal suffix `{word}`"))
+                .with_note("suffixes are i32, i64, u32, u64, f32, f64"),
+        ),
     }
 }
 
@@ -341,7 +343,11 @@ mod tests {
         assert_eq!(toks("0x1.8p1")[0], Tok::Float(3.0, 3.0, None));
         assert_eq!(
             toks("0x1p-149f32")[0],
-            Tok::Float(f32::from_bits(1) as f64, f32::from_bits(1), Some(Scalar::F32))
+            Tok::Float(
+                f32::from_bits(1) as f64,
+                f32::from_bits(1),
+                Some(Scalar::F32)
+            )
         );
         assert!(lex("0x1.000001p0f32").is_err());
     }

@@ -42,7 +42,6 @@ pub mod check;
 pub mod cost;
 pub mod diag;
 pub mod export;
-pub mod random;
 pub mod interp;
 pub mod ir;
 mod lexer;
@@ -51,6 +50,7 @@ pub mod limits;
 pub mod native;
 mod parser;
 pub mod print;
+pub mod random;
 pub mod value;
 pub mod wasm;
 

@@ -369,11 +369,15 @@ impl Parser {
         } else {
             let e = self.expr()?;
             if self.is_punct("}") {
-                return Err(Diagnostic::new(e.span, "expected a statement, found an expression")
-                    .with_note("write `return <expr>;`: a trailing expression is not a return"));
+                return Err(
+                    Diagnostic::new(e.span, "expected a statement, found an expression")
+                        .with_note("write `return <expr>;`: a trailing expression is not a return"),
+                );
             }
-            return Err(Diagnostic::new(e.span, "expected a statement, found an expression")
-                .with_note("statements are let, assignment, if, for and return"));
+            return Err(
+                Diagnostic::new(e.span, "expected a statement, found an expression")
+                    .with_note("statements are let, assignment, if, for and return"),
+            );
         };
         Ok(Stmt {
             id: NodeId(0),
@@ -435,16 +439,15 @@ impl Parser {
             }
             let op_span = self.bump().span;
             let rhs = self.binary(prec + 1)?;
-            if op.is_comparison() {
-                if let ExprKind::Binary(inner, first, _) = &lhs.kind {
-                    // A parenthesised comparison starts before its first operand.
-                    if inner.is_comparison() && lhs.span.start == first.span.start {
-                        return Err(Diagnostic::new(
-                            op_span,
-                            "comparison operators cannot be chained",
-                        )
-                        .with_note("use parentheses or `&&`"));
-                    }
+            if op.is_comparison()
+                && let ExprKind::Binary(inner, first, _) = &lhs.kind
+            {
+                // A parenthesised comparison starts before its first operand.
+                if inner.is_comparison() && lhs.span.start == first.span.start {
+                    return Err(
+                        Diagnostic::new(op_span, "comparison operators cannot be chained")
+                            .with_note("use parentheses or `&&`"),
+                    );
                 }
             }
             self.count_node()?;
@@ -704,7 +707,8 @@ mod tests {
 
     #[test]
     fn reports_errors_in_several_functions() {
-        let src = "fn a() -> u32 { return 1 }\nfn b() -> u32 { let = 2; }\nfn c() -> u32 { return 3; }";
+        let src =
+            "fn a() -> u32 { return 1 }\nfn b() -> u32 { let = 2; }\nfn c() -> u32 { return 3; }";
         let err = parse(src).unwrap_err();
         assert_eq!(err.0.len(), 2, "{err:?}");
         assert!(err.render("t.cru", src).contains("t.cru:2:21"));

@@ -7,7 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::ir::{Block, Callee, Expr, ExprKind, Function, Lit, Program, Scalar, Stmt, StmtKind, UnOp};
+use crate::ir::{
+    Block, Callee, Expr, ExprKind, Function, Lit, Program, Scalar, Stmt, StmtKind, UnOp,
+};
 
 /// Prints a program in canonical form.
 pub fn print(program: &Program) -> String {
@@ -34,7 +36,13 @@ fn print_func(out: &mut String, func: &Function) {
         .iter()
         .map(|p| format!("{}: {}", p.name, p.ty))
         .collect();
-    let _ = write!(out, "fn {}({}) -> {} ", func.name, params.join(", "), func.ret);
+    let _ = write!(
+        out,
+        "fn {}({}) -> {} ",
+        func.name,
+        params.join(", "),
+        func.ret
+    );
     block(out, &func.body, 0);
     out.push('\n');
 }
@@ -93,10 +101,12 @@ fn stmt(out: &mut String, s: &Stmt, level: usize) {
             if let Some(else_block) = else_block {
                 out.push_str(" else ");
                 match else_block.stmts.as_slice() {
-                    [only @ Stmt {
-                        kind: StmtKind::If { .. },
-                        ..
-                    }] => stmt(out, only, level),
+                    [
+                        only @ Stmt {
+                            kind: StmtKind::If { .. },
+                            ..
+                        },
+                    ] => stmt(out, only, level),
                     _ => block(out, else_block, level),
                 }
             }
@@ -150,8 +160,10 @@ fn expr_at(out: &mut String, e: &Expr, min: u8) {
                 UnOp::Not => '!',
             });
             // `-` before a literal would fold into the literal: keep the tree.
-            let needs_paren = matches!(inner.kind, ExprKind::Lit(Lit::Int { .. } | Lit::Float { .. }))
-                && *op == UnOp::Neg
+            let needs_paren = matches!(
+                inner.kind,
+                ExprKind::Lit(Lit::Int { .. } | Lit::Float { .. })
+            ) && *op == UnOp::Neg
                 || matches!(inner.kind, ExprKind::Lit(ref l) if lit_is_negative(l));
             if needs_paren {
                 out.push('(');
@@ -233,7 +245,8 @@ pub fn print_lit(out: &mut String, lit: &Lit) {
                 // Prefer the f64 form; fall back to the f32 form when only
                 // that one parses back to both values of an unsuffixed literal.
                 let t64 = format!("{f64:?}");
-                if suffix.is_none() && t64.parse::<f32>().ok().map(f32::to_bits) != Some(f32.to_bits())
+                if suffix.is_none()
+                    && t64.parse::<f32>().ok().map(f32::to_bits) != Some(f32.to_bits())
                 {
                     let t32 = format!("{f32:?}");
                     if t32.parse::<f64>().ok().map(f64::to_bits) == Some(f64.to_bits()) {

@@ -80,7 +80,9 @@ impl GenConfig {
 /// A random entry signature of one to four scalar parameters.
 pub fn scalar_signature(rng: &mut Rng) -> (Vec<Type>, Scalar) {
     let n = rng.below(4) + 1;
-    let params = (0..n).map(|_| Type::Scalar(rng.pick(&Scalar::ALL))).collect();
+    let params = (0..n)
+        .map(|_| Type::Scalar(rng.pick(&Scalar::ALL)))
+        .collect();
     (params, rng.pick(&Scalar::ALL))
 }
 
@@ -292,7 +294,13 @@ impl<'r> Gen<'r> {
             cfg: *cfg,
             helpers: funcs
                 .iter()
-                .map(|f| (f.name.clone(), f.params.iter().map(|p| p.ty).collect(), f.ret))
+                .map(|f| {
+                    (
+                        f.name.clone(),
+                        f.params.iter().map(|p| p.ty).collect(),
+                        f.ret,
+                    )
+                })
                 .collect(),
             scopes: Vec::new(),
             next_local: 0,
@@ -357,10 +365,11 @@ impl<'r> Gen<'r> {
                 let init = self.expr(ty, d);
                 let name = format!("v{}", self.next_local);
                 self.next_local += 1;
-                self.scopes
-                    .last_mut()
-                    .expect("open scope")
-                    .push((name.clone(), Type::Scalar(ty), true));
+                self.scopes.last_mut().expect("open scope").push((
+                    name.clone(),
+                    Type::Scalar(ty),
+                    true,
+                ));
                 Stmt::new(StmtKind::Let {
                     name,
                     ty: if self.rng.chance(0.5) { Some(ty) } else { None },
@@ -401,8 +410,14 @@ impl<'r> Gen<'r> {
                 })
             }
             _ => {
-                let ty = self.rng.pick(&[Scalar::U32, Scalar::I32, Scalar::I64, Scalar::U64]);
-                let lo = if ty.is_signed() { self.rng.below(6) as i128 - 3 } else { self.rng.below(3) as i128 };
+                let ty = self
+                    .rng
+                    .pick(&[Scalar::U32, Scalar::I32, Scalar::I64, Scalar::U64]);
+                let lo = if ty.is_signed() {
+                    self.rng.below(6) as i128 - 3
+                } else {
+                    self.rng.below(3) as i128
+                };
                 let hi = self.rng.below(7) as i128;
                 let lit = |v: i128| {
                     e(ExprKind::Lit(Lit::Int {
@@ -419,7 +434,8 @@ impl<'r> Gen<'r> {
                 };
                 let var = format!("i{}", self.next_local);
                 self.next_local += 1;
-                self.scopes.push(vec![(var.clone(), Type::Scalar(ty), false)]);
+                self.scopes
+                    .push(vec![(var.clone(), Type::Scalar(ty), false)]);
                 let body = self.block(ret, depth + 1);
                 self.scopes.pop();
                 Stmt::new(StmtKind::For {
@@ -467,13 +483,26 @@ impl<'r> Gen<'r> {
                 Type::Scalar(_) => None,
             })
             .collect();
-        let helpers: Vec<usize> = (0..self.helpers.len()).filter(|&i| self.helpers[i].2 == ty).collect();
+        let helpers: Vec<usize> = (0..self.helpers.len())
+            .filter(|&i| self.helpers[i].2 == ty)
+            .collect();
         for _ in 0..8 {
             let choice = self.rng.below(14);
             let made = match choice {
                 0 | 1 if ty.is_numeric() => {
                     let ops: &[BinOp] = if ty.is_int() {
-                        &[BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Rem, BinOp::BitAnd, BinOp::BitOr, BinOp::BitXor, BinOp::Shl, BinOp::Shr]
+                        &[
+                            BinOp::Add,
+                            BinOp::Sub,
+                            BinOp::Mul,
+                            BinOp::Div,
+                            BinOp::Rem,
+                            BinOp::BitAnd,
+                            BinOp::BitOr,
+                            BinOp::BitXor,
+                            BinOp::Shl,
+                            BinOp::Shr,
+                        ]
                     } else {
                         &[BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div]
                     };
@@ -483,15 +512,31 @@ impl<'r> Gen<'r> {
                 2 if ty == Scalar::Bool => {
                     let operand = self.rng.pick(&Scalar::ALL);
                     let ops: &[BinOp] = if operand.is_numeric() {
-                        &[BinOp::Eq, BinOp::Ne, BinOp::Lt, BinOp::Le, BinOp::Gt, BinOp::Ge]
+                        &[
+                            BinOp::Eq,
+                            BinOp::Ne,
+                            BinOp::Lt,
+                            BinOp::Le,
+                            BinOp::Gt,
+                            BinOp::Ge,
+                        ]
                     } else {
-                        &[BinOp::Eq, BinOp::Ne, BinOp::And, BinOp::Or, BinOp::BitXor, BinOp::BitAnd]
+                        &[
+                            BinOp::Eq,
+                            BinOp::Ne,
+                            BinOp::And,
+                            BinOp::Or,
+                            BinOp::BitXor,
+                            BinOp::BitAnd,
+                        ]
                     };
                     let op = self.rng.pick(ops);
                     Some(bin(op, self.expr(operand, d), self.expr(operand, d)))
                 }
                 3 => match (ty.is_numeric(), ty.is_int() || ty == Scalar::Bool) {
-                    (true, _) if self.rng.chance(0.5) => Some(e(ExprKind::Unary(UnOp::Neg, Box::new(self.expr(ty, d))))),
+                    (true, _) if self.rng.chance(0.5) => {
+                        Some(e(ExprKind::Unary(UnOp::Neg, Box::new(self.expr(ty, d)))))
+                    }
                     (_, true) => Some(e(ExprKind::Unary(UnOp::Not, Box::new(self.expr(ty, d))))),
                     _ => None,
                 },
@@ -501,38 +546,61 @@ impl<'r> Gen<'r> {
                 }
                 5 => Some(call(
                     Builtin::Select,
-                    vec![self.expr(Scalar::Bool, d), self.expr(ty, d), self.expr(ty, d)],
+                    vec![
+                        self.expr(Scalar::Bool, d),
+                        self.expr(ty, d),
+                        self.expr(ty, d),
+                    ],
                 )),
                 6 if ty.is_float() => {
-                    let b = self.rng.pick(&[Builtin::Sqrt, Builtin::Floor, Builtin::Ceil, Builtin::Trunc, Builtin::Nearest, Builtin::Abs]);
+                    let b = self.rng.pick(&[
+                        Builtin::Sqrt,
+                        Builtin::Floor,
+                        Builtin::Ceil,
+                        Builtin::Trunc,
+                        Builtin::Nearest,
+                        Builtin::Abs,
+                    ]);
                     Some(call(b, vec![self.expr(ty, d)]))
                 }
                 7 if ty.is_numeric() => {
                     let b = if ty.is_float() {
-                        self.rng.pick(&[Builtin::Min, Builtin::Max, Builtin::Copysign])
+                        self.rng
+                            .pick(&[Builtin::Min, Builtin::Max, Builtin::Copysign])
                     } else {
-                        self.rng.pick(&[Builtin::Min, Builtin::Max, Builtin::Rotl, Builtin::Rotr])
+                        self.rng
+                            .pick(&[Builtin::Min, Builtin::Max, Builtin::Rotl, Builtin::Rotr])
                     };
                     Some(call(b, vec![self.expr(ty, d), self.expr(ty, d)]))
                 }
                 8 if ty.is_int() => {
-                    let b = self.rng.pick(&[Builtin::Clz, Builtin::Ctz, Builtin::Popcnt, Builtin::Abs]);
+                    let b =
+                        self.rng
+                            .pick(&[Builtin::Clz, Builtin::Ctz, Builtin::Popcnt, Builtin::Abs]);
                     Some(call(b, vec![self.expr(ty, d)]))
                 }
                 9 => match ty {
-                    Scalar::F32 => Some(call(Builtin::F32FromBits, vec![self.expr(Scalar::U32, d)])),
-                    Scalar::F64 => Some(call(Builtin::F64FromBits, vec![self.expr(Scalar::U64, d)])),
+                    Scalar::F32 => {
+                        Some(call(Builtin::F32FromBits, vec![self.expr(Scalar::U32, d)]))
+                    }
+                    Scalar::F64 => {
+                        Some(call(Builtin::F64FromBits, vec![self.expr(Scalar::U64, d)]))
+                    }
                     Scalar::U32 => Some(call(Builtin::F32ToBits, vec![self.expr(Scalar::F32, d)])),
                     Scalar::U64 => Some(call(Builtin::F64ToBits, vec![self.expr(Scalar::F64, d)])),
                     _ => None,
                 },
                 10 => {
-                    let fitting: Vec<&(String, Elem)> = slices.iter().filter(|(_, el)| el.scalar() == ty).collect();
+                    let fitting: Vec<&(String, Elem)> =
+                        slices.iter().filter(|(_, el)| el.scalar() == ty).collect();
                     if fitting.is_empty() {
                         None
                     } else {
                         let (name, _) = fitting[self.rng.below(fitting.len())].clone();
-                        Some(e(ExprKind::Index(Box::new(e(ExprKind::Var(name))), Box::new(self.expr(Scalar::U32, d)))))
+                        Some(e(ExprKind::Index(
+                            Box::new(e(ExprKind::Var(name))),
+                            Box::new(self.expr(Scalar::U32, d)),
+                        )))
                     }
                 }
                 11 if ty == Scalar::U32 && !slices.is_empty() => {
@@ -540,13 +608,15 @@ impl<'r> Gen<'r> {
                     Some(call(Builtin::Len, vec![e(ExprKind::Var(name))]))
                 }
                 12 if !helpers.is_empty() => {
-                    let (name, params, _) = self.helpers[helpers[self.rng.below(helpers.len())]].clone();
+                    let (name, params, _) =
+                        self.helpers[helpers[self.rng.below(helpers.len())]].clone();
                     let mut args = Vec::new();
                     for p in &params {
                         match p {
                             Type::Scalar(s) => args.push(self.expr(*s, d)),
                             Type::Slice(el) => {
-                                let fitting: Vec<&(String, Elem)> = slices.iter().filter(|(_, e2)| e2 == el).collect();
+                                let fitting: Vec<&(String, Elem)> =
+                                    slices.iter().filter(|(_, e2)| e2 == el).collect();
                                 if fitting.is_empty() {
                                     return self.leaf(ty);
                                 }
@@ -589,7 +659,8 @@ mod tests {
                 Err(d) => panic!("{}\n{d:?}", print(&p)),
             };
             let text = print(&p);
-            let reparsed = parse(&text).unwrap_or_else(|d| panic!("{text}\n{}", d.render("gen.cru", &text)));
+            let reparsed =
+                parse(&text).unwrap_or_else(|d| panic!("{text}\n{}", d.render("gen.cru", &text)));
             assert_eq!(reparsed.without_spans(), p.without_spans(), "{text}");
             // And it runs.
             let interp = Interpreter::new(&checked);

@@ -142,12 +142,16 @@ impl fmt::Display for Value {
             Value::U64(v) => write!(f, "{v}u64"),
             Value::F32(v) if v.is_nan() => f.write_str("f32::NAN"),
             Value::F64(v) if v.is_nan() => f.write_str("f64::NAN"),
-            Value::F32(v) if v.is_infinite() => {
-                f.write_str(if v > 0.0 { "f32::INFINITY" } else { "f32::NEG_INFINITY" })
-            }
-            Value::F64(v) if v.is_infinite() => {
-                f.write_str(if v > 0.0 { "f64::INFINITY" } else { "f64::NEG_INFINITY" })
-            }
+            Value::F32(v) if v.is_infinite() => f.write_str(if v > 0.0 {
+                "f32::INFINITY"
+            } else {
+                "f32::NEG_INFINITY"
+            }),
+            Value::F64(v) if v.is_infinite() => f.write_str(if v > 0.0 {
+                "f64::INFINITY"
+            } else {
+                "f64::NEG_INFINITY"
+            }),
             Value::F32(v) => write!(f, "{v:?}f32"),
             Value::F64(v) => write!(f, "{v:?}f64"),
             Value::Bool(v) => write!(f, "{v}"),
@@ -533,13 +537,22 @@ mod tests {
 
     #[test]
     fn division_is_total() {
-        assert_eq!(binary(BinOp::Div, Value::I32(7), Value::I32(0)), Value::I32(0));
-        assert_eq!(binary(BinOp::Rem, Value::U64(7), Value::U64(0)), Value::U64(0));
+        assert_eq!(
+            binary(BinOp::Div, Value::I32(7), Value::I32(0)),
+            Value::I32(0)
+        );
+        assert_eq!(
+            binary(BinOp::Rem, Value::U64(7), Value::U64(0)),
+            Value::U64(0)
+        );
         assert_eq!(
             binary(BinOp::Div, Value::I32(i32::MIN), Value::I32(-1)),
             Value::I32(i32::MIN)
         );
-        assert_eq!(binary(BinOp::Rem, Value::I64(i64::MIN), Value::I64(-1)), Value::I64(0));
+        assert_eq!(
+            binary(BinOp::Rem, Value::I64(i64::MIN), Value::I64(-1)),
+            Value::I64(0)
+        );
     }
 
     #[test]
@@ -566,7 +579,10 @@ mod tests {
         assert_eq!(cast(Value::F64(1e20), Scalar::I32), Value::I32(i32::MAX));
         assert_eq!(cast(Value::F32(f32::NAN), Scalar::U64), Value::U64(0));
         assert_eq!(cast(Value::I32(-1), Scalar::U64), Value::U64(u64::MAX));
-        assert_eq!(cast(Value::U64(u64::MAX), Scalar::F32), Value::F32(1.8446744e19));
+        assert_eq!(
+            cast(Value::U64(u64::MAX), Scalar::F32),
+            Value::F32(1.8446744e19)
+        );
     }
 
     #[test]

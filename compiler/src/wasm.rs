@@ -194,7 +194,11 @@ pub fn compile_batch(
         } else {
             vec![0; candidates.len()]
         },
-        n_counters: if options.probes.is_some() { n_counters } else { 0 },
+        n_counters: if options.probes.is_some() {
+            n_counters
+        } else {
+            0
+        },
     })
 }
 
@@ -326,13 +330,14 @@ impl Builder {
             n_counters,
             trace_func: None,
         };
-        if let Some(p) = probes {
-            if p.trace_capacity > 0 {
-                let ty = b.ty(&[ValType::I32, ValType::I64], &[]);
-                let trace_offset = b.trace_offset();
-                b.trace_func = Some(0);
-                b.funcs.push((ty, trace_helper(p.trace_capacity, trace_offset)));
-            }
+        if let Some(p) = probes
+            && p.trace_capacity > 0
+        {
+            let ty = b.ty(&[ValType::I32, ValType::I64], &[]);
+            let trace_offset = b.trace_offset();
+            b.trace_func = Some(0);
+            b.funcs
+                .push((ty, trace_helper(p.trace_capacity, trace_offset)));
         }
         b
     }
@@ -533,7 +538,13 @@ struct FuncLower<'a> {
 }
 
 impl<'a> FuncLower<'a> {
-    fn new(checked: &'a CheckedProgram, f: FuncId, base: u32, counter_offset: u32, b: &Builder) -> FuncLower<'a> {
+    fn new(
+        checked: &'a CheckedProgram,
+        f: FuncId,
+        base: u32,
+        counter_offset: u32,
+        b: &Builder,
+    ) -> FuncLower<'a> {
         let func = &checked.program().funcs[f.index()];
         let info = checked.func_info(f);
         let mut local_map = Vec::with_capacity(info.locals.len());
@@ -649,7 +660,9 @@ impl<'a> FuncLower<'a> {
                     }
                     self.emit(I::End);
                 }
-                StmtKind::For { start, end, body, .. } => {
+                StmtKind::For {
+                    start, end, body, ..
+                } => {
                     let ty = self.checked.scalar(start);
                     let vt = val_type(ty);
                     let var = self.local_map[self.checked.local(s.id).index()];
@@ -940,10 +953,27 @@ impl<'a> FuncLower<'a> {
         self.emit(I::LocalGet(tb));
         self.emit(if is64 { I::I64Eqz } else { I::I32Eqz });
         if signed && op == BinOp::Div {
-            let min = if is64 { I::I64Const(i64::MIN) } else { I::I32Const(i32::MIN) };
-            let m1 = if is64 { I::I64Const(-1) } else { I::I32Const(-1) };
+            let min = if is64 {
+                I::I64Const(i64::MIN)
+            } else {
+                I::I32Const(i32::MIN)
+            };
+            let m1 = if is64 {
+                I::I64Const(-1)
+            } else {
+                I::I32Const(-1)
+            };
             let eq = if is64 { I::I64Eq } else { I::I32Eq };
-            for i in [I::LocalGet(ta), min, eq.clone(), I::LocalGet(tb), m1, eq, I::I32And, I::I32Or] {
+            for i in [
+                I::LocalGet(ta),
+                min,
+                eq.clone(),
+                I::LocalGet(tb),
+                m1,
+                eq,
+                I::I32And,
+                I::I32Or,
+            ] {
                 self.emit(i);
             }
         }
@@ -1038,9 +1068,27 @@ impl<'a> FuncLower<'a> {
                     let t = self.scratch(vt);
                     self.emit(I::LocalSet(t));
                     let ins = if is64 {
-                        [I::I64Const(0), I::LocalGet(t), I::I64Sub, I::LocalGet(t), I::LocalGet(t), I::I64Const(0), I::I64LtS, I::Select]
+                        [
+                            I::I64Const(0),
+                            I::LocalGet(t),
+                            I::I64Sub,
+                            I::LocalGet(t),
+                            I::LocalGet(t),
+                            I::I64Const(0),
+                            I::I64LtS,
+                            I::Select,
+                        ]
                     } else {
-                        [I::I32Const(0), I::LocalGet(t), I::I32Sub, I::LocalGet(t), I::LocalGet(t), I::I32Const(0), I::I32LtS, I::Select]
+                        [
+                            I::I32Const(0),
+                            I::LocalGet(t),
+                            I::I32Sub,
+                            I::LocalGet(t),
+                            I::LocalGet(t),
+                            I::I32Const(0),
+                            I::I32LtS,
+                            I::Select,
+                        ]
                     };
                     for i in ins {
                         self.emit(i);
@@ -1091,7 +1139,14 @@ impl<'a> FuncLower<'a> {
     }
 }
 
-fn int_cmp(is64: bool, signed: bool, a: I<'static>, b: I<'static>, c: I<'static>, d: I<'static>) -> I<'static> {
+fn int_cmp(
+    is64: bool,
+    signed: bool,
+    a: I<'static>,
+    b: I<'static>,
+    c: I<'static>,
+    d: I<'static>,
+) -> I<'static> {
     match (is64, signed) {
         (false, true) => a,
         (false, false) => b,
@@ -1121,7 +1176,7 @@ pub fn encode_inputs(params: &[Type], cases: &[Vec<Arg>], base: u32) -> Vec<u8> 
                     out[at..at + 8].copy_from_slice(&v.to_bits().to_le_bytes());
                 }
                 Arg::Slice(d) => {
-                    while out.len() % 8 != 0 {
+                    while !out.len().is_multiple_of(8) {
                         out.push(0);
                     }
                     let ptr = base + out.len() as u32;
@@ -1144,7 +1199,11 @@ pub fn decode_outputs(ret: Scalar, bytes: &[u8], n: usize) -> Vec<Value> {
         .map(|i| {
             let slot: [u8; 8] = bytes[i * 8..i * 8 + 8].try_into().expect("8-byte slot");
             let bits = u64::from_le_bytes(slot);
-            let bits = if ret.bits() <= 32 { bits & 0xffff_ffff } else { bits };
+            let bits = if ret.bits() <= 32 {
+                bits & 0xffff_ffff
+            } else {
+                bits
+            };
             Value::from_bits(ret, bits)
         })
         .collect()
@@ -1167,7 +1226,11 @@ mod tests {
         let src = "fn g(s: [u8], i: u32) -> u32 { return s[i] + len(s); }\n\
                    fn f(s: [u8], x: i64) -> i64 { let a = x / 3 % 7; if a > 2 { return -a; } for i in 0..10i64 { a = a + min(i, x); } return a + g(s, 2) as i64; }";
         let c = compile_text(src).unwrap();
-        for probes in [None, Some(ProbeOptions { trace_capacity: 0 }), Some(ProbeOptions { trace_capacity: 16 })] {
+        for probes in [
+            None,
+            Some(ProbeOptions { trace_capacity: 0 }),
+            Some(ProbeOptions { trace_capacity: 16 }),
+        ] {
             valid(&compile(&c, &CompileOptions { probes }));
             let batch = compile_batch(&[&c, &c], "f", &CompileOptions { probes }).unwrap();
             valid(&batch.bytes);
@@ -1179,16 +1242,31 @@ mod tests {
         let a = compile_text("fn f(x: u32) -> u32 { return x; }").unwrap();
         let b = compile_text("fn f(x: u64) -> u32 { return 1; }").unwrap();
         let err = compile_batch(&[&a, &b], "f", &CompileOptions { probes: None }).unwrap_err();
-        assert_eq!(err, BatchError::SignatureMismatch { index: 1, entry: "f".into() });
+        assert_eq!(
+            err,
+            BatchError::SignatureMismatch {
+                index: 1,
+                entry: "f".into()
+            }
+        );
         let err = compile_batch(&[&a], "g", &CompileOptions { probes: None }).unwrap_err();
-        assert_eq!(err, BatchError::MissingEntry { index: 0, entry: "g".into() });
+        assert_eq!(
+            err,
+            BatchError::MissingEntry {
+                index: 0,
+                entry: "g".into()
+            }
+        );
     }
 
     #[test]
     fn inputs_round_trip_through_the_layout() {
         let blob = encode_inputs(
             &[Type::Scalar(Scalar::U32), Type::Slice(Elem::U8)],
-            &[vec![Value::U32(7).into(), Arg::Slice(crate::value::SliceData::U8(vec![1, 2, 3].into()))]],
+            &[vec![
+                Value::U32(7).into(),
+                Arg::Slice(crate::value::SliceData::U8(vec![1, 2, 3].into())),
+            ]],
             1000,
         );
         assert_eq!(&blob[0..4], &7u32.to_le_bytes());

@@ -13,7 +13,10 @@ fn front_end(src: &str) {
             // Whatever checks prints and parses back to itself.
             let text = print(c.program());
             let again = parse(&text).expect("printed programs parse");
-            assert_eq!(again.without_spans(), p.without_spans().clone().renumbered());
+            assert_eq!(
+                again.without_spans(),
+                p.without_spans().clone().renumbered()
+            );
         }
     }
 }
@@ -30,10 +33,54 @@ impl Renumbered for crucible_compiler::ir::Program {
 }
 
 const TOKENS: &[&str] = &[
-    "fn", "let", "if", "else", "for", "in", "return", "as", "{", "}", "(", ")", "[", "]", ";", ",",
-    ":", "->", "..", "::", "=", "+", "-", "*", "/", "%", "<<", ">>", "==", "<", "!", "&&", "x",
-    "0x", "1e", "1.5f32", "u64", "[u8]", "len", "select", "f32::from_bits", "/*", "*/", "//",
-    "\n", "\u{fffd}", "0xFFFFFFFFFFFFFFFFFFFF", "1e999",
+    "fn",
+    "let",
+    "if",
+    "else",
+    "for",
+    "in",
+    "return",
+    "as",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ";",
+    ",",
+    ":",
+    "->",
+    "..",
+    "::",
+    "=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "<<",
+    ">>",
+    "==",
+    "<",
+    "!",
+    "&&",
+    "x",
+    "0x",
+    "1e",
+    "1.5f32",
+    "u64",
+    "[u8]",
+    "len",
+    "select",
+    "f32::from_bits",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    "\u{fffd}",
+    "0xFFFFFFFFFFFFFFFFFFFF",
+    "1e999",
 ];
 
 proptest! {
@@ -74,7 +121,12 @@ fn ten_megabytes_are_rejected_quickly() {
     // Rejected by the size check before lexing (speed is for benches, not tests).
     let err = parse(&src).unwrap_err();
     assert_eq!(err.0.len(), 1);
-    assert!(err.0[0].message.contains("more than the limit of 1048576 bytes"), "{err}");
+    assert!(
+        err.0[0]
+            .message
+            .contains("more than the limit of 1048576 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,7 +134,10 @@ fn a_megabyte_of_nesting_is_rejected_without_overflow() {
     let src = format!("fn f() -> bool {{ return {}true; }}", "!".repeat(500_000));
     let err = parse(&src).unwrap_err();
     assert!(err.0[0].message.contains("nesting deeper"), "{err}");
-    let src = format!("fn f() -> u32 {{ {} return 0; }}", "if true { ".repeat(10_000));
+    let src = format!(
+        "fn f() -> u32 {{ {} return 0; }}",
+        "if true { ".repeat(10_000)
+    );
     let err = parse(&src).unwrap_err();
     assert!(err.0[0].message.contains("nesting deeper"), "{err}");
 }
