@@ -17,6 +17,9 @@
 
 use std::collections::BTreeMap;
 
+/// An offspring: genome, the operator that made it, its parents, its checked program (if well typed) and its seed.
+type Bred = (Genome, Op, Vec<usize>, Option<CheckedProgram>, u64);
+
 use crucible_compiler::CheckedProgram;
 use crucible_compiler::value::Value;
 use rand::{Rng, SeedableRng};
@@ -503,10 +506,10 @@ impl<'a> Engine<'a> {
             if e.fitness.verdict.is_some() {
                 self.failed += 1;
             }
-            if let Some(key) = e.cache_key {
-                if self.cache.len() < CACHE_CAPACITY {
-                    self.cache.insert(key, e.fitness.clone());
-                }
+            if let Some(key) = e.cache_key
+                && self.cache.len() < CACHE_CAPACITY
+            {
+                self.cache.insert(key, e.fitness.clone());
             }
             res.push(e.fitness);
         }
@@ -530,7 +533,7 @@ impl<'a> Engine<'a> {
             .migration_interval
             .unwrap_or(10)
             .max(1);
-        if self.islands.len() > 1 && gen_no % interval == 0 {
+        if self.islands.len() > 1 && gen_no.is_multiple_of(interval) {
             self.migrate();
         }
         self.generation = gen_no;
@@ -589,7 +592,7 @@ impl<'a> Engine<'a> {
         } else {
             n - elitism
         };
-        let bred: Vec<(Genome, Op, Vec<usize>, Option<CheckedProgram>, u64)> = (0..n_children)
+        let bred: Vec<Bred> = (0..n_children)
             .into_par_iter()
             .map(|i| {
                 let mut rng =
@@ -833,10 +836,11 @@ impl<'a> Engine<'a> {
     pub fn stop_reason(&self) -> Option<StopReason> {
         let stop = &self.task.file.stop;
         let best = self.best.as_ref()?;
-        if let Some(t) = stop.target {
-            if best.fitness.error <= t && !(self.task.file.fitness.two_phase) {
-                return Some(StopReason::Target);
-            }
+        if let Some(t) = stop.target
+            && best.fitness.error <= t
+            && !(self.task.file.fitness.two_phase)
+        {
+            return Some(StopReason::Target);
         }
         let gens = self.opts.generations.or(stop.generations).unwrap_or(50);
         if self.generation >= gens {

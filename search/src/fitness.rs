@@ -175,7 +175,7 @@ pub fn hash_error(params: &HashParams, outputs: &[Value]) -> (f64, f64, f64) {
     let m = (1u64 << bits) as f64;
     let mut at = 0;
     let mut ratio = 0.0;
-    let mut seen = vec![0u64; 1 << bits.saturating_sub(6).max(0)];
+    let mut seen = vec![0u64; 1 << bits.saturating_sub(6)];
     for &n in &params.set_sizes {
         seen.iter_mut().for_each(|w| *w = 0);
         let mut collisions = 0usize;

@@ -868,7 +868,7 @@ pub fn ramped(
     let (lo, hi) = depths;
     let span = hi - lo + 1;
     let depth = lo + (i / 2) % span;
-    let full = i % 2 == 0;
+    let full = i.is_multiple_of(2);
     holes
         .iter()
         .map(|h| prims.generate(rng, h.ty, depth, full, h))

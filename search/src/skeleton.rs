@@ -145,11 +145,10 @@ impl Skeleton {
     fn hole_types(&self) -> Vec<Scalar> {
         let mut out = Vec::new();
         self.program.visit(&mut |node| {
-            if let ir::Node::Expr(e) = node {
-                if let Some(t) = hole_type(e) {
+            if let ir::Node::Expr(e) = node
+                && let Some(t) = hole_type(e) {
                     out.push(t);
                 }
-            }
         });
         out
     }
@@ -162,12 +161,11 @@ impl Skeleton {
         let mut program = self.program.clone();
         let mut k = 0;
         program.visit_mut(&mut |node| {
-            if let ir::NodeMut::Expr(e) = node {
-                if hole_type(e).is_some() {
+            if let ir::NodeMut::Expr(e) = node
+                && hole_type(e).is_some() {
                     *e = genes[k].clone();
                     k += 1;
                 }
-            }
         });
         program.renumber();
         program

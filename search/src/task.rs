@@ -576,7 +576,7 @@ impl Task {
                 w.constant.unwrap_or(1.0),
             ],
         };
-        if weights.mutation.iter().any(|w| !(*w >= 0.0))
+        if weights.mutation.iter().any(|w| w.is_nan() || *w < 0.0)
             || weights.mutation.iter().sum::<f64>() <= 0.0
         {
             return Err(Error::task(

@@ -59,6 +59,9 @@ fn host_err(e: impl std::fmt::Display) -> crate::error::Error {
     ErrorKind::Evaluator(format!("evaluator guest: {e}")).into()
 }
 
+/// Per candidate of a chunk: its output bits, or why the guest refused it.
+type ChunkOutputs = Vec<Result<Vec<u64>, String>>;
+
 /// One instance of the guest with the case sets it holds.
 struct Session {
     instance: sandbox::Instance,
@@ -114,7 +117,7 @@ impl Session {
     }
 
     /// Runs `codes` on the case set; returns each candidate's output bits.
-    fn eval(&mut self, codes: &[&[u32]], cases: &CaseSet) -> Result<Vec<Result<Vec<u64>, String>>> {
+    fn eval(&mut self, codes: &[&[u32]], cases: &CaseSet) -> Result<ChunkOutputs> {
         let (inputs, n) = self.inputs(cases)?;
         let code_bytes: usize = codes.iter().map(|c| 4 * c.len()).sum();
         let table_bytes = 8 * codes.len();
@@ -247,11 +250,7 @@ impl<F: Evaluator> Tier0Evaluator<F> {
         })
     }
 
-    fn run_chunk(
-        &self,
-        codes: &[&[u32]],
-        cases: &CaseSet,
-    ) -> Result<Vec<Result<Vec<u64>, String>>> {
+    fn run_chunk(&self, codes: &[&[u32]], cases: &CaseSet) -> Result<ChunkOutputs> {
         let mut session = self.session()?;
         let res = session.eval(codes, cases);
         if res.is_ok() {
@@ -308,7 +307,7 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
         let chunk = (MAX_OUTPUT_BYTES / (8 * cases.len().max(1))).clamp(1, 512);
         let n_threads = rayon::current_num_threads().max(1);
         let chunk = chunk.min(lowered.len().div_ceil(n_threads).max(1));
-        let evaluated: Vec<Result<Vec<Result<Vec<u64>, String>>>> = lowered
+        let evaluated: Vec<Result<ChunkOutputs>> = lowered
             .par_chunks(chunk)
             .map(|part| {
                 let codes: Vec<&[u32]> = part.iter().map(|(_, w, _, _)| w.as_slice()).collect();
