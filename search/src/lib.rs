@@ -65,6 +65,7 @@ pub mod eval;
 pub mod fitness;
 pub mod gp;
 pub mod hash;
+pub mod proposer;
 pub mod select;
 pub mod skeleton;
 pub mod task;
