@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use crucible_search::archive::Archive;
 use crucible_search::engine::{self, Engine, RunOptions};
-use crucible_search::eval::{self, InterpEvaluator, SandboxEvaluator};
+use crucible_search::eval::{self, Evaluator, InterpEvaluator, SandboxEvaluator};
 use crucible_search::task::Task;
+use crucible_search::tier0::{self, Tier0Evaluator};
 
 /// Arguments of `crucible evolve`.
 #[derive(clap::Args)]
@@ -45,6 +46,19 @@ pub struct EvolveArgs {
     /// Skips confirming best programs in the Wasm sandbox.
     #[arg(long)]
     no_confirm: bool,
+    /// The evaluation tier of the inner loop; the results are the same.
+    #[arg(long, value_enum, default_value = "tier0")]
+    tier: EvalTier,
+}
+
+/// Which evaluator runs the inner loop.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalTier {
+    /// The evaluator guest in the sandbox for straight-line candidates, the
+    /// interpreter for the rest.
+    Tier0,
+    /// The reference interpreter only.
+    Interp,
 }
 
 /// Arguments of `crucible runs`.
@@ -142,7 +156,27 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         seed,
         generations: args.generations,
     };
-    let evaluator = InterpEvaluator;
+    let tier0 = match args.tier {
+        EvalTier::Tier0 => {
+            let made = crucible_sandbox::Sandbox::new(&tier0::sandbox_config(threads))
+                .map_err(|e| e.to_string())
+                .and_then(|sb| {
+                    Tier0Evaluator::new(&sb, InterpEvaluator).map_err(|e| e.to_string())
+                });
+            match made {
+                Ok(t) => Some(t),
+                Err(why) => {
+                    eprintln!("warning: tier 0 unavailable, evaluating in the interpreter: {why}");
+                    None
+                }
+            }
+        }
+        EvalTier::Interp => None,
+    };
+    let evaluator: &dyn Evaluator = match &tier0 {
+        Some(t) => t,
+        None => &InterpEvaluator,
+    };
     let gens = args
         .generations
         .or(task.file.stop.generations)
@@ -162,14 +196,14 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         let mut engine = match &resume {
             Some(state) => Engine::restore(
                 &task,
-                &evaluator,
+                evaluator,
                 opts,
                 &state.snapshot,
                 state.cache.clone(),
                 state.correct.clone(),
             )?,
             None => {
-                let mut engine = Engine::new(&task, &evaluator, opts)?;
+                let mut engine = Engine::new(&task, evaluator, opts)?;
                 let (stats, report) = engine.start();
                 let confirmations: Vec<String> = report
                     .new_best
@@ -247,7 +281,14 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         .collect();
     archive.finish_run(run, engine.generation(), reason, &front)?;
     let confirmation = confirm_text(sandbox.as_ref(), &task, &best_text);
-    let out_path = PathBuf::from(format!("{}-run{run}.cru", task.file.name));
+    // Saved beside the archive, so a run with `--db elsewhere` leaves the working directory alone.
+    let db_file = db_path(&args.db);
+    let out_dir = db_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let out_path = out_dir.join(format!("{}-run{run}.cru", task.file.name));
     std::fs::write(&out_path, &best_text)
         .with_context(|| format!("saving {}", out_path.display()))?;
     let stats = engine
@@ -256,7 +297,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         .clone();
     let mut baselines = Vec::new();
     for (path, text) in &task.baselines {
-        let f = engine::score_text(&task, &evaluator, text)
+        let f = engine::score_text(&task, evaluator, text)
             .with_context(|| format!("scoring baseline {}", path.display()))?;
         baselines.push((path.display().to_string(), f));
     }
@@ -275,6 +316,8 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             "generations": engine.generation(),
             "stop_reason": reason,
             "digest": digest,
+            "tier": evaluator.name(),
+            "tier0_candidates": tier0.as_ref().map_or(0, |t| t.stats().tier0),
             "confirmation": confirmation,
             "saved": out_path.display().to_string(),
             "seconds": seconds,

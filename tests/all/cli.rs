@@ -156,3 +156,41 @@ fn grade_compiles_candidate_language_submissions() {
         lines[2]
     );
 }
+
+/// Tier 0 (the evaluator guest) and the interpreter give the same run, bit for bit.
+#[test]
+fn evolve_gives_the_same_run_in_every_tier() {
+    let dir = std::env::temp_dir().join(format!("crucible-cli-{}-tiers", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut digests = Vec::new();
+    for tier in ["tier0", "interp"] {
+        let db = dir.join(format!("{tier}.db"));
+        let o = Command::new(env!("CARGO_BIN_EXE_crucible"))
+            .args([
+                "evolve",
+                "search/tasks/koza-quartic.toml",
+                "--seed",
+                "3",
+                "--json",
+                "--tier",
+                tier,
+            ])
+            .arg("--db")
+            .arg(&db)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        assert_eq!(v["tier"], tier);
+        if tier == "tier0" {
+            assert!(v["tier0_candidates"].as_u64().unwrap() > 0, "{v}");
+        }
+        digests.push((
+            v["digest"].clone(),
+            v["best"].clone(),
+            v["evaluations"].clone(),
+        ));
+    }
+    assert_eq!(digests[0], digests[1]);
+}
