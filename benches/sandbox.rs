@@ -150,9 +150,15 @@ fn run_loop(sandbox: &Sandbox, bytes: &[u8]) -> impl FnMut() -> Value {
 
 fn overheads(c: &mut Criterion) {
     let plain = grade::parse_wat(LOOP.as_bytes()).unwrap();
-    let probed = instrument(&plain, &InstrumentOptions { branches: true, trace_capacity: 0 })
-        .unwrap()
-        .bytes;
+    let probed = instrument(
+        &plain,
+        &InstrumentOptions {
+            branches: true,
+            trace_capacity: 0,
+        },
+    )
+    .unwrap()
+    .bytes;
     let mut group = c.benchmark_group("overhead");
     group.sample_size(10);
     for (label, fuel, bytes) in [

@@ -58,7 +58,8 @@ pub struct SandboxConfig {
 
 impl SandboxConfig {
     /// Cranelift, one thread per core, memory cache of
-    /// [`limits::DEFAULT_CACHE_ENTRIES`], no disk cache, no WASI, fuel on.
+    /// [`limits::DEFAULT_CACHE_ENTRIES`], no disk cache, no WASI, fuel on, NaN
+    /// canonicalisation on.
     pub fn new(strategy: Strategy) -> SandboxConfig {
         SandboxConfig {
             strategy,
@@ -195,7 +196,13 @@ impl Sandbox {
             let mut h = std::hash::DefaultHasher::new();
             ENGINE_VERSION.hash(&mut h);
             engine.precompile_compatibility_hash().hash(&mut h);
-            (config.strategy, config.consume_fuel, config.wasi, config.nan_canonicalization).hash(&mut h);
+            (
+                config.strategy,
+                config.consume_fuel,
+                config.wasi,
+                config.nan_canonicalization,
+            )
+                .hash(&mut h);
             h.finish()
         };
         let cache = ModuleCache::new(config.cache_entries, config.cache_dir.clone())?;
