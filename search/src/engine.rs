@@ -870,6 +870,30 @@ impl<'a> Engine<'a> {
         self.generation
     }
 
+    /// Takes an externally evaluated program (a proposer's, see
+    /// [`crate::proposer`]) into the population: it replaces the worst
+    /// individual of island `generation % islands`, keeps the id of the slot
+    /// it takes, and enters as [`Op::Init`] with `parents`. Deterministic, so
+    /// a replayed run adopts the same programs in the same places.
+    /// Returns the new individual's id.
+    pub fn adopt(&mut self, genome: Genome, fitness: Fitness, parents: Vec<u64>) -> u64 {
+        let order = self.order();
+        let island = (self.generation as usize) % self.islands.len();
+        let members = &mut self.islands[island];
+        let worst = (0..members.len())
+            .max_by(|&a, &b| order.cmp(&members[a].fitness, &members[b].fitness))
+            .expect("islands are never empty");
+        let id = members[worst].id;
+        members[worst] = Individual {
+            id,
+            genome,
+            fitness,
+            op: Op::Init,
+            parents,
+        };
+        id
+    }
+
     /// The current populations.
     pub fn islands(&self) -> &[Vec<Individual>] {
         &self.islands
