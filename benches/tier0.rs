@@ -282,6 +282,7 @@ fn tier1(sb: &sandbox::Sandbox, refs: &[&CheckedProgram], cs: &CaseSet) {
                     sandbox::Value::I32(cs.len() as i32),
                     sandbox::Value::I32(heap as i32),
                     sandbox::Value::I32(out as i32),
+                    sandbox::Value::I64(i64::MAX),
                 ],
             )
             .unwrap();

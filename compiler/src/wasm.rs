@@ -4,11 +4,15 @@
 //! - [`compile`]: one program per module, every function exported under its
 //!   own name, called once per test case;
 //! - [`compile_batch`]: many candidates (same entry signature) in one module
-//!   behind one exported dispatcher, [`EVAL_EXPORT`]`(k, n_cases, in_ptr, out_ptr)`,
+//!   behind one exported dispatcher, [`EVAL_EXPORT`]`(k, n_cases, in_ptr, out_ptr, budget)`,
 //!   which runs candidate `k` over `n_cases` input rows laid out in linear
 //!   memory (see [`encode_inputs`]) and writes one 8-byte output slot per case
-//!   (see [`decode_outputs`]). A whole test set costs one host→Wasm call, and
-//!   wasmtime compiles one trampoline instead of one per candidate.
+//!   (see [`decode_outputs`]) followed by one u64 cost per case, in cost-model
+//!   units counted exactly as the interpreter counts them. A case whose cost
+//!   passes `budget` traps (`unreachable`) where the interpreter reports
+//!   `OutOfBudget`; [`DONE_EXPORT`] then says how many cases finished.
+//!   A whole test set costs one host→Wasm call, and wasmtime compiles one
+//!   trampoline instead of one per candidate.
 //!
 //! Modules are self-contained and deterministic under any conforming engine:
 //! the backend canonicalises NaNs itself after every operation that may make
@@ -44,7 +48,7 @@ use crate::ir::{
 };
 use crate::value::{Arg, CANONICAL_NAN_F32, CANONICAL_NAN_F64, Value};
 
-/// The batch dispatcher export: `(k: i32, n_cases: i32, in_ptr: i32, out_ptr: i32)`.
+/// The batch dispatcher export: `(k: i32, n_cases: i32, in_ptr: i32, out_ptr: i32, budget: i64)`.
 pub const EVAL_EXPORT: &str = "crucible_eval";
 /// The exported i32 global with the first address the host may use.
 pub const HEAP_BASE_EXPORT: &str = "crucible_heap_base";
@@ -56,6 +60,9 @@ pub const MEMORY_EXPORT: &str = "memory";
 pub const PROBE_MAGIC: u32 = 0x4250_5243;
 /// Probe layout version.
 pub const PROBE_VERSION: u32 = 1;
+/// The exported i32 global counting the cases a batch call finished (so a
+/// trap at case `i` leaves `i` here and the outputs and costs of cases `0..i`).
+pub const DONE_EXPORT: &str = "crucible_done";
 /// Size of one input slot and one output slot, in bytes.
 pub const SLOT: u32 = 8;
 
@@ -159,6 +166,8 @@ pub fn compile_batch(
         n_counters += c.node_count() as u32;
     }
     let mut m = Builder::new(options.probes, n_counters);
+    m.accounting = true;
+    let cost_global = m.cost_global();
     let mut entry_indices = Vec::with_capacity(candidates.len());
     for (k, c) in candidates.iter().enumerate() {
         let base = m.next_func_index();
@@ -170,11 +179,24 @@ pub fn compile_batch(
     let mut loops = Vec::with_capacity(candidates.len());
     for &e in &entry_indices {
         loops.push(m.next_func_index());
-        let f = row_loop(e, &params, ret);
+        let f = row_loop(e, &params, ret, cost_global);
         m.funcs.push((loop_ty, f));
     }
-    let eval_ty = m.ty(&[ValType::I32; 4], &[]);
+    let eval_ty = m.ty(
+        &[
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::I64,
+        ],
+        &[],
+    );
     let mut eval = Function::new([]);
+    eval.instruction(&I::LocalGet(4));
+    eval.instruction(&I::GlobalSet(cost_global + 1));
+    eval.instruction(&I::I32Const(0));
+    eval.instruction(&I::GlobalSet(cost_global + 2));
     for i in 1..4 {
         eval.instruction(&I::LocalGet(i));
     }
@@ -247,7 +269,7 @@ fn store(s: Scalar, offset: u64) -> I<'static> {
 }
 
 /// `loop_k(n, in, out)`: for each row, load the arguments, call the entry, store the result.
-fn row_loop(entry: u32, params: &[Type], ret: Scalar) -> Function {
+fn row_loop(entry: u32, params: &[Type], ret: Scalar, cost_global: u32) -> Function {
     const N: u32 = 0;
     const IN: u32 = 1;
     const OUT: u32 = 2;
@@ -292,8 +314,28 @@ fn row_loop(entry: u32, params: &[Type], ret: Scalar) -> Function {
             }
         }
     }
+    f.instruction(&I::I64Const(0));
+    f.instruction(&I::GlobalSet(cost_global));
     f.instruction(&I::Call(entry));
     f.instruction(&store(ret, 0));
+    // costs[c] at out + 8 * n + 8 * c; then done = c + 1.
+    for i in [
+        I::LocalGet(OUT),
+        I::LocalGet(N),
+        I::LocalGet(C),
+        I::I32Add,
+        I::I32Const(SLOT as i32),
+        I::I32Mul,
+        I::I32Add,
+        I::GlobalGet(cost_global),
+        I::I64Store(mem(0, 3)),
+        I::LocalGet(C),
+        I::I32Const(1),
+        I::I32Add,
+        I::GlobalSet(cost_global + 2),
+    ] {
+        f.instruction(&i);
+    }
     for i in [
         I::LocalGet(C),
         I::I32Const(1),
@@ -317,6 +359,8 @@ struct Builder {
     probes: Option<ProbeOptions>,
     n_counters: u32,
     trace_func: Option<u32>,
+    /// Batch modules count cost-model units per case (see [`EVAL_EXPORT`]).
+    accounting: bool,
 }
 
 impl Builder {
@@ -329,6 +373,7 @@ impl Builder {
             probes,
             n_counters,
             trace_func: None,
+            accounting: false,
         };
         if let Some(p) = probes
             && p.trace_capacity > 0
@@ -340,6 +385,11 @@ impl Builder {
                 .push((ty, trace_helper(p.trace_capacity, trace_offset)));
         }
         b
+    }
+
+    /// Index of the mutable i64 global holding the current case's cost.
+    fn cost_global(&self) -> u32 {
+        1 + u32::from(self.probes.is_some())
     }
 
     fn trace_offset(&self) -> u32 {
@@ -372,10 +422,17 @@ impl Builder {
     }
 
     fn add_program(&mut self, checked: &CheckedProgram, base: u32, counter_offset: u32) {
+        let costs = if self.accounting {
+            crate::cost::static_costs(checked)
+        } else {
+            Vec::new()
+        };
         for (i, func) in checked.program().funcs.iter().enumerate() {
             let params: Vec<ValType> = func.params.iter().flat_map(|p| param_types(p.ty)).collect();
             let ty = self.ty(&params, &[val_type(func.ret)]);
             let mut lower = FuncLower::new(checked, FuncId(i as u32), base, counter_offset, self);
+            lower.costs = &costs;
+            lower.cost_global = self.accounting.then(|| self.cost_global());
             lower.block(&func.body);
             lower.emit(I::Unreachable);
             lower.emit(I::End);
@@ -428,12 +485,32 @@ impl Builder {
         if self.probes.is_some() {
             const_global(&mut globals, HEADER_ADDR);
         }
+        if self.accounting {
+            // cost, budget (i64) and done (i32), in that order from `cost_global()`.
+            for (ty, init) in [
+                (ValType::I64, ConstExpr::i64_const(0)),
+                (ValType::I64, ConstExpr::i64_const(0)),
+                (ValType::I32, ConstExpr::i32_const(0)),
+            ] {
+                globals.global(
+                    GlobalType {
+                        val_type: ty,
+                        mutable: true,
+                        shared: false,
+                    },
+                    &init,
+                );
+            }
+        }
         module.section(&globals);
         let mut exports = ExportSection::new();
         exports.export(MEMORY_EXPORT, ExportKind::Memory, 0);
         exports.export(HEAP_BASE_EXPORT, ExportKind::Global, 0);
         if self.probes.is_some() {
             exports.export(PROBES_EXPORT, ExportKind::Global, 1);
+        }
+        if self.accounting {
+            exports.export(DONE_EXPORT, ExportKind::Global, self.cost_global() + 2);
         }
         for (name, index) in &self.exports {
             exports.export(name, ExportKind::Func, *index);
@@ -528,6 +605,10 @@ struct FuncLower<'a> {
     counter_offset: u32,
     probes: bool,
     trace_func: Option<u32>,
+    /// Static costs per node (empty without accounting).
+    costs: &'a [u64],
+    /// The cost global, when the module counts costs.
+    cost_global: Option<u32>,
     /// Per `LocalId`, the Wasm local (for a slice: the pointer; the length follows).
     local_map: Vec<u32>,
     n_params: u32,
@@ -565,6 +646,8 @@ impl<'a> FuncLower<'a> {
             base,
             counter_offset,
             probes: b.probes.is_some(),
+            costs: &[],
+            cost_global: None,
             trace_func: b.trace_func,
             local_map,
             n_params,
@@ -630,10 +713,37 @@ impl<'a> FuncLower<'a> {
         self.emit(I::Call(func));
     }
 
+    /// Adds `units` to the case's cost and traps (`unreachable`) once it
+    /// passes the budget, where the interpreter reports `OutOfBudget`.
+    fn charge(&mut self, units: u64) {
+        let Some(g) = self.cost_global else {
+            return;
+        };
+        if units == 0 {
+            return;
+        }
+        for i in [
+            I::GlobalGet(g),
+            I::I64Const(units as i64),
+            I::I64Add,
+            I::GlobalSet(g),
+            I::GlobalGet(g),
+            I::GlobalGet(g + 1),
+            I::I64GtU,
+            I::If(BlockType::Empty),
+            I::Unreachable,
+            I::End,
+        ] {
+            self.emit(i);
+        }
+    }
+
     fn block(&mut self, b: &Block) {
         self.counter(b.id);
         for s in &b.stmts {
             self.counter(s.id);
+            let units = self.costs.get(s.id.index()).copied().unwrap_or(0);
+            self.charge(units);
             match &s.kind {
                 StmtKind::Let { init: e, .. } | StmtKind::Assign { value: e, .. } => {
                     self.expr(e);
@@ -682,6 +792,7 @@ impl<'a> FuncLower<'a> {
                         (_, false) => I::I64GeU,
                     });
                     self.emit(I::BrIf(1));
+                    self.charge(crate::cost::ITERATION);
                     self.block(body);
                     self.emit(I::LocalGet(var));
                     if vt == ValType::I32 {
@@ -1188,6 +1299,17 @@ pub fn encode_inputs(params: &[Type], cases: &[Vec<Arg>], base: u32) -> Vec<u8> 
         }
     }
     out
+}
+
+/// Reads the `n` per-case costs that follow `n` output slots (pass the bytes
+/// starting at `out_ptr + 8 * n`).
+///
+/// # Panics
+/// If `bytes` is shorter than `n` costs.
+pub fn decode_costs(bytes: &[u8], n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8-byte cost")))
+        .collect()
 }
 
 /// Reads `n` output slots written by [`EVAL_EXPORT`].

@@ -18,6 +18,7 @@ const BUDGET: u64 = 100_000_000;
 
 struct Expected {
     values: Vec<Value>,
+    costs: Vec<u64>,
     probes: Probes,
     cost: u64,
 }
@@ -27,16 +28,19 @@ fn interpret(c: &CheckedProgram, cases: &[Vec<Arg>]) -> Expected {
     let (f, _) = c.func("f").expect("entry");
     let mut probes = Probes::new(c, TRACE as usize);
     let mut values = Vec::new();
+    let mut costs = Vec::new();
     let mut total = 0;
     for case in cases {
         let r = interp
             .run_with_probes(f, case, BUDGET, &mut probes)
             .expect("generated programs finish");
         values.push(r.value);
+        costs.push(r.cost);
         total += r.cost;
     }
     Expected {
         values,
+        costs,
         probes,
         cost: total,
     }
@@ -76,7 +80,7 @@ fn check_batch(
     let heap = inst.global_i32(wasm::HEAP_BASE_EXPORT).expect("heap base") as u32;
     let blob = wasm::encode_inputs(params, cases, heap);
     let out = (heap + blob.len() as u32).next_multiple_of(8);
-    let end = out as u64 + 8 * cases.len() as u64;
+    let end = out as u64 + 16 * cases.len() as u64;
     if end > inst.memory_size() {
         inst.grow_memory_to(end).expect("grow");
     }
@@ -92,6 +96,7 @@ fn check_batch(
                     crucible_sandbox::Value::I32(cases.len() as i32),
                     crucible_sandbox::Value::I32(heap as i32),
                     crucible_sandbox::Value::I32(out as i32),
+                    crucible_sandbox::Value::I64(BUDGET as i64),
                 ],
             )
             .expect("host ok");
@@ -103,6 +108,15 @@ fn check_batch(
             .read_memory(out as u64, 8 * cases.len())
             .expect("read outputs");
         let got = wasm::decode_outputs(ret, &bytes, cases.len());
+        let cost_bytes = inst
+            .read_memory(out as u64 + 8 * cases.len() as u64, 8 * cases.len())
+            .expect("read costs");
+        assert_eq!(
+            wasm::decode_costs(&cost_bytes, cases.len()),
+            expected.costs,
+            "per-case costs differ\n{text}"
+        );
+        assert_eq!(inst.global_i32(wasm::DONE_EXPORT), Some(cases.len() as i32));
         for (i, (g, e)) in got.iter().zip(&expected.values).enumerate() {
             assert_eq!(
                 g, e,
@@ -326,4 +340,62 @@ fn nan_sign_is_canonical_in_every_tier() {
         .run(crucible_compiler::ir::FuncId(0), &cases[0], 100)
         .unwrap();
     assert_eq!(r.value, Value::F64(1.0));
+}
+
+/// A batch module stops a case where the interpreter runs out of budget, and
+/// keeps the outputs and costs of the cases before it.
+#[test]
+fn batch_budget_stops_where_the_interpreter_does() {
+    let src = "fn f(n: u32) -> u32 { let a = 0u32; for i in 0..n { a = a + i * 3; } return a; }";
+    let c = crucible_compiler::compile_text(src).unwrap();
+    let cases: Vec<Vec<Arg>> = [3u32, 10, 1000, 2]
+        .iter()
+        .map(|&n| vec![Value::U32(n).into()])
+        .collect();
+    let budget = 200;
+    let interp = Interpreter::new(&c);
+    let mut expected = Vec::new();
+    for case in &cases {
+        match interp.run(crucible_compiler::ir::FuncId(0), case, budget) {
+            Ok(r) => expected.push((r.value, r.cost)),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(expected.len(), 2, "the third case runs out of budget");
+    let sb = sandbox(Strategy::Cranelift);
+    let batch = wasm::compile_batch(&[&c], "f", &wasm::CompileOptions { probes: None }).unwrap();
+    let mut inst = sb
+        .load(&batch.bytes)
+        .unwrap()
+        .instantiate(&Limits::default())
+        .unwrap()
+        .unwrap();
+    let heap = inst.global_i32(wasm::HEAP_BASE_EXPORT).unwrap() as u32;
+    let blob = wasm::encode_inputs(&[Type::Scalar(Scalar::U32)], &cases, heap);
+    let out = (heap + blob.len() as u32).next_multiple_of(8);
+    inst.write_memory(heap as u64, &blob).unwrap();
+    let args = [
+        crucible_sandbox::Value::I32(0),
+        crucible_sandbox::Value::I32(cases.len() as i32),
+        crucible_sandbox::Value::I32(heap as i32),
+        crucible_sandbox::Value::I32(out as i32),
+        crucible_sandbox::Value::I64(budget as i64),
+    ];
+    let outcome = inst.call(wasm::EVAL_EXPORT, &args).unwrap();
+    assert!(outcome.result.is_err(), "the budget stops the call");
+    let done = inst.global_i32(wasm::DONE_EXPORT).unwrap() as usize;
+    assert_eq!(done, 2);
+    let values = wasm::decode_outputs(
+        Scalar::U32,
+        &inst.read_memory(out as u64, 8 * done).unwrap(),
+        done,
+    );
+    let costs = wasm::decode_costs(
+        &inst
+            .read_memory(out as u64 + 8 * cases.len() as u64, 8 * done)
+            .unwrap(),
+        done,
+    );
+    let got: Vec<(Value, u64)> = values.into_iter().zip(costs).collect();
+    assert_eq!(got, expected);
 }
