@@ -4,6 +4,11 @@
 //! parse + check + compile to Wasm (programs/s), the batch backend per
 //! candidate, the interpreter per evaluated node, and prints the module sizes.
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

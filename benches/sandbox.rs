@@ -4,6 +4,11 @@
 //! Run with `cargo bench -p crucible --bench sandbox`. Sample sizes are small
 //! (10) to keep the run to a couple of minutes on 2 cores.
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

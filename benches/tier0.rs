@@ -342,7 +342,7 @@ fn deap() -> Result<(f64, f64), String> {
     let field = |key: &str| -> Result<f64, String> {
         let at = text.find(key).ok_or("no such field")? + key.len() + 3;
         text[at..]
-            .split(|c: char| c == ',' || c == '}')
+            .split([',', '}'])
             .next()
             .and_then(|v| v.trim().parse().ok())
             .ok_or_else(|| format!("bad DEAP output: {text}"))

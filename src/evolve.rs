@@ -12,9 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use crucible_search::archive::Archive;
 use crucible_search::engine::{self, Engine, RunOptions};
-use crucible_search::eval::{self, Evaluator, InterpEvaluator, SandboxEvaluator};
+use crucible_search::eval::{self, Evaluator, InterpEvaluator};
 use crucible_search::task::Task;
 use crucible_search::tier0::{self, Tier0Evaluator};
+use crucible_search::tier1::{self, CostModel, Tier1Evaluator, TieredEvaluator};
 
 /// Arguments of `crucible evolve`.
 #[derive(clap::Args)]
@@ -91,7 +92,7 @@ fn db_path(db: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("crucible.db"))
 }
 
-fn confirm_text(sandbox: Option<&SandboxEvaluator>, task: &Task, text: &str) -> String {
+fn confirm_text(sandbox: Option<&Tier1Evaluator>, task: &Task, text: &str) -> String {
     let Some(sandbox) = sandbox else {
         return "unconfirmed: sandbox unavailable".into();
     };
@@ -147,10 +148,17 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Confirmation compiles with Cranelift (the strategy for untrusted code),
+    // with the engine's NaN canonicalisation on: the highest-fidelity tier.
     let sandbox = if args.no_confirm {
         None
     } else {
-        SandboxEvaluator::new().ok()
+        let mut config =
+            crucible_sandbox::SandboxConfig::new(crucible_sandbox::Strategy::Cranelift);
+        config.threads = 1;
+        crucible_sandbox::Sandbox::new(&config)
+            .ok()
+            .map(Tier1Evaluator::new)
     };
     let opts = RunOptions {
         seed,
@@ -158,10 +166,17 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
     };
     let tier0 = match args.tier {
         EvalTier::Tier0 => {
+            let model = load_cost_model(&args.db);
             let made = crucible_sandbox::Sandbox::new(&tier0::sandbox_config(threads))
+                .and_then(|sb0| {
+                    let sb1 =
+                        crucible_sandbox::Sandbox::new(&Tier1Evaluator::sandbox_config(threads))?;
+                    Ok((sb0, sb1))
+                })
                 .map_err(|e| e.to_string())
-                .and_then(|sb| {
-                    Tier0Evaluator::new(&sb, InterpEvaluator).map_err(|e| e.to_string())
+                .and_then(|(sb0, sb1)| {
+                    let fallback = TieredEvaluator::new(Tier1Evaluator::new(sb1), model);
+                    Tier0Evaluator::new(&sb0, fallback).map_err(|e| e.to_string())
                 });
             match made {
                 Ok(t) => Some(t),
@@ -453,5 +468,70 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     if let Ok(best) = archive.best_text(args.run) {
         println!("\nbest program:\n{best}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the cost model's calibration lives: `$CRUCIBLE_CALIBRATION`, else
+/// `crucible-calibration.toml` beside the archive.
+fn calibration_path(db: &Option<PathBuf>) -> PathBuf {
+    if let Some(p) = std::env::var_os("CRUCIBLE_CALIBRATION") {
+        return PathBuf::from(p);
+    }
+    let db = db_path(db);
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("crucible-calibration.toml")
+}
+
+/// The calibrated cost model, or the defaults from shared/MEASUREMENTS.md.
+/// Which tier runs a candidate never changes its result, only the time.
+fn load_cost_model(db: &Option<PathBuf>) -> CostModel {
+    let path = calibration_path(db);
+    if !path.exists() {
+        return CostModel::default();
+    }
+    match CostModel::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("warning: ignoring the calibration ({e}); using the defaults");
+            CostModel::default()
+        }
+    }
+}
+
+/// Arguments of `crucible calibrate`.
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    /// Where to write the calibration (default: `$CRUCIBLE_CALIBRATION`, else
+    /// `crucible-calibration.toml` beside the archive).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The archive whose directory holds the default calibration file.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Random programs to time.
+    #[arg(long, default_value_t = 200)]
+    programs: usize,
+    /// Cases per program.
+    #[arg(long, default_value_t = 200)]
+    cases: usize,
+}
+
+pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
+    let sb = crucible_sandbox::Sandbox::new(&Tier1Evaluator::sandbox_config(1))
+        .context("starting the sandbox")?;
+    let model =
+        tier1::calibrate(sb, args.programs.max(1), args.cases.max(2)).context("calibrating")?;
+    let out = args.out.unwrap_or_else(|| calibration_path(&args.db));
+    let text = format!(
+        "# Cost-model constants measured by `crucible calibrate` (nanoseconds).\n\
+         # They only choose between tiers that give identical results.\n{}",
+        model.to_toml()
+    );
+    std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!("{}", model.to_toml().trim_end());
+    println!("written to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

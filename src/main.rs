@@ -40,6 +40,8 @@ enum Command {
     Runs(evolve::RunsArgs),
     /// Show a run of the archive: best programs, front, statistics.
     Show(evolve::ShowArgs),
+    /// Measure the cost model that picks evaluation tiers on this machine.
+    Calibrate(evolve::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Evolve(args) => evolve::evolve(args),
         Command::Runs(args) => evolve::runs(args),
         Command::Show(args) => evolve::show(args),
+        Command::Calibrate(args) => evolve::calibrate(args),
     };
     match res {
         Ok(code) => code,

@@ -296,9 +296,10 @@ impl Confirmation {
     }
 }
 
-/// Runs a program in the sandbox on all cases and compares with the interpreter.
+/// Runs a program in the sandbox on all cases and compares outputs, costs and
+/// verdict with the interpreter.
 pub fn confirm(
-    sandbox: &SandboxEvaluator,
+    sandbox: &dyn Evaluator,
     checked: &CheckedProgram,
     entry: &str,
     cases: &CaseSet,
@@ -308,13 +309,15 @@ pub fn confirm(
         Ok(r) => r,
         Err(e) => return Confirmation::Unavailable(e.to_string()),
     };
-    match sandbox.run_one(checked, entry, cases, fuel) {
-        Ok(r) => {
+    match sandbox.run(entry, &[checked], cases, fuel) {
+        Ok(mut runs) => {
+            let r = runs.pop().expect("one candidate, one result");
             if let Some(case) = r
                 .outputs
                 .iter()
                 .zip(&reference.outputs)
-                .position(|(a, b)| a != b)
+                .zip(r.costs.iter().zip(&reference.costs))
+                .position(|((a, b), (ca, cb))| a != b || ca != cb)
             {
                 return Confirmation::Mismatch { case };
             }

@@ -70,5 +70,6 @@ pub mod select;
 pub mod skeleton;
 pub mod task;
 pub mod tier0;
+pub mod tier1;
 
 pub use error::{Error, ErrorKind, Result};

@@ -6,5 +6,5 @@ mod differential;
 mod export;
 mod grade;
 mod llm;
-mod search;
 mod native;
+mod search;

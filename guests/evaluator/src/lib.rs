@@ -306,7 +306,16 @@ fn builtin_arg_types(b: crucible_compiler::ir::Builtin, last: Scalar) -> [Scalar
 /// `dst = a op b` lane by lane, with vectorisable fast paths for the common
 /// cases; operands are read in place from slots, locals or constants.
 #[allow(clippy::too_many_arguments, reason = "the hot path, kept flat")]
-fn binary(op: BinOp, ty: Scalar, a: Src, b: Src, dst: usize, stack: &mut [Lanes], locals: &[Lanes], m: usize) {
+fn binary(
+    op: BinOp,
+    ty: Scalar,
+    a: Src,
+    b: Src,
+    dst: usize,
+    stack: &mut [Lanes],
+    locals: &[Lanes],
+    m: usize,
+) {
     // b is never the destination: it sits above a on the stack.
     let (lo, hi) = stack.split_at_mut(dst + 1);
     let out = &mut lo[dst][..m];
@@ -323,31 +332,61 @@ fn binary(op: BinOp, ty: Scalar, a: Src, b: Src, dst: usize, stack: &mut [Lanes]
     };
     macro_rules! go {
         (|$x:ident, $y:ident| $e:expr) => {
-            apply(out, av, bv, #[inline(always)] |$x: u64, $y: u64| $e)
+            apply(
+                out,
+                av,
+                bv,
+                #[inline(always)]
+                |$x: u64, $y: u64| $e,
+            )
         };
     }
     match (ty, op) {
-        (Scalar::F64, BinOp::Add) => go!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Sub) => go!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Mul) => go!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits())),
-        (Scalar::F64, BinOp::Div) => go!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits())),
-        (Scalar::F32, BinOp::Add) => go!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits())),
-        (Scalar::F32, BinOp::Sub) => go!(|x, y| canon32((f32::from_bits(x as u32) - f32::from_bits(y as u32)).to_bits())),
-        (Scalar::F32, BinOp::Mul) => go!(|x, y| canon32((f32::from_bits(x as u32) * f32::from_bits(y as u32)).to_bits())),
-        (Scalar::F32, BinOp::Div) => go!(|x, y| canon32((f32::from_bits(x as u32) / f32::from_bits(y as u32)).to_bits())),
+        (Scalar::F64, BinOp::Add) => {
+            go!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Sub) => {
+            go!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Mul) => {
+            go!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F64, BinOp::Div) => {
+            go!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits()))
+        }
+        (Scalar::F32, BinOp::Add) => {
+            go!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits()))
+        }
+        (Scalar::F32, BinOp::Sub) => {
+            go!(|x, y| canon32((f32::from_bits(x as u32) - f32::from_bits(y as u32)).to_bits()))
+        }
+        (Scalar::F32, BinOp::Mul) => {
+            go!(|x, y| canon32((f32::from_bits(x as u32) * f32::from_bits(y as u32)).to_bits()))
+        }
+        (Scalar::F32, BinOp::Div) => {
+            go!(|x, y| canon32((f32::from_bits(x as u32) / f32::from_bits(y as u32)).to_bits()))
+        }
         (Scalar::I64 | Scalar::U64, BinOp::Add) => go!(|x, y| x.wrapping_add(y)),
         (Scalar::I64 | Scalar::U64, BinOp::Sub) => go!(|x, y| x.wrapping_sub(y)),
         (Scalar::I64 | Scalar::U64, BinOp::Mul) => go!(|x, y| x.wrapping_mul(y)),
         (Scalar::I64 | Scalar::U64, BinOp::BitXor) => go!(|x, y| x ^ y),
         (Scalar::I64 | Scalar::U64, BinOp::BitAnd) => go!(|x, y| x & y),
         (Scalar::I64 | Scalar::U64, BinOp::BitOr) => go!(|x, y| x | y),
-        (Scalar::I32 | Scalar::U32, BinOp::Add) => go!(|x, y| (x as u32).wrapping_add(y as u32) as u64),
-        (Scalar::I32 | Scalar::U32, BinOp::Sub) => go!(|x, y| (x as u32).wrapping_sub(y as u32) as u64),
-        (Scalar::I32 | Scalar::U32, BinOp::Mul) => go!(|x, y| (x as u32).wrapping_mul(y as u32) as u64),
+        (Scalar::I32 | Scalar::U32, BinOp::Add) => {
+            go!(|x, y| (x as u32).wrapping_add(y as u32) as u64)
+        }
+        (Scalar::I32 | Scalar::U32, BinOp::Sub) => {
+            go!(|x, y| (x as u32).wrapping_sub(y as u32) as u64)
+        }
+        (Scalar::I32 | Scalar::U32, BinOp::Mul) => {
+            go!(|x, y| (x as u32).wrapping_mul(y as u32) as u64)
+        }
         (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitXor) => go!(|x, y| x ^ y),
         (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitAnd | BinOp::And) => go!(|x, y| x & y),
         (Scalar::I32 | Scalar::U32 | Scalar::Bool, BinOp::BitOr | BinOp::Or) => go!(|x, y| x | y),
-        _ => go!(|x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()),
+        _ => go!(
+            |x, y| value::binary(op, Value::from_bits(ty, x), Value::from_bits(ty, y)).to_bits()
+        ),
     }
 }
 
@@ -364,11 +403,20 @@ enum Operand<'a> {
 #[inline(always)]
 fn apply(out: &mut [u64], a: Operand<'_>, b: Operand<'_>, f: impl Fn(u64, u64) -> u64) {
     match (a, b) {
-        (Operand::InPlace, Operand::Lanes(y)) => out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(*o, y)),
+        (Operand::InPlace, Operand::Lanes(y)) => {
+            out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(*o, y))
+        }
         (Operand::InPlace, Operand::Const(c)) => out.iter_mut().for_each(|o| *o = f(*o, c)),
-        (Operand::Lanes(x), Operand::Lanes(y)) => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)),
-        (Operand::Lanes(x), Operand::Const(c)) => out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x, c)),
-        (Operand::Const(c), Operand::Lanes(y)) => out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(c, y)),
+        (Operand::Lanes(x), Operand::Lanes(y)) => out
+            .iter_mut()
+            .zip(x.iter().zip(y))
+            .for_each(|(o, (&x, &y))| *o = f(x, y)),
+        (Operand::Lanes(x), Operand::Const(c)) => {
+            out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x, c))
+        }
+        (Operand::Const(c), Operand::Lanes(y)) => {
+            out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(c, y))
+        }
         (Operand::Const(c), Operand::Const(d)) => {
             let v = f(c, d);
             out.iter_mut().for_each(|o| *o = v)
