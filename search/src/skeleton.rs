@@ -146,9 +146,10 @@ impl Skeleton {
         let mut out = Vec::new();
         self.program.visit(&mut |node| {
             if let ir::Node::Expr(e) = node
-                && let Some(t) = hole_type(e) {
-                    out.push(t);
-                }
+                && let Some(t) = hole_type(e)
+            {
+                out.push(t);
+            }
         });
         out
     }
@@ -162,10 +163,11 @@ impl Skeleton {
         let mut k = 0;
         program.visit_mut(&mut |node| {
             if let ir::NodeMut::Expr(e) = node
-                && hole_type(e).is_some() {
-                    *e = genes[k].clone();
-                    k += 1;
-                }
+                && hole_type(e).is_some()
+            {
+                *e = genes[k].clone();
+                k += 1;
+            }
         });
         program.renumber();
         program
