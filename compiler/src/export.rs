@@ -1,5 +1,6 @@
-//! Export to plain Rust: one dependency-free `pub fn` per program function,
-//! with the candidate language's semantics spelled out.
+//! Export to plain Rust ([`rust`]) and C99 ([`c`]): one dependency-free
+//! function per program function, with the candidate language's semantics
+//! spelled out.
 //!
 //! The output needs nothing but `std`: operations Rust leaves partial or
 //! different (division by zero, `MIN / -1`, NaN payloads, `min`/`max` on
@@ -7,8 +8,10 @@
 //! `crucible_*` (a prefix the checker reserves, so they cannot clash with
 //! program functions), emitted once after the program's functions and only
 //! if used. Everything else maps onto Rust's own wrapping and saturating
-//! operations. Tests compile exported programs with `rustc` and compare them
-//! with the interpreter (`tests/all/export.rs`).
+//! operations. The C export follows the same plan with `static inline`
+//! helpers, computing integer arithmetic in unsigned types. Tests compile
+//! exported programs with `rustc` and `cc` and compare them with the
+//! interpreter (`tests/all/export.rs`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -528,6 +531,848 @@ impl Exporter<'_> {
             F32ToBits | F64ToBits => format!("{x}.to_bits()"),
             Len => unreachable!("handled by the caller"),
         }
+    }
+}
+
+/// Exports every function of the program as C99 source.
+///
+/// The output includes only `<stdbool.h>`, `<stddef.h>`, `<stdint.h>`,
+/// `<string.h>` and `<math.h>` (link with `-lm`). Scalars map to
+/// `int32_t`, `int64_t`, `uint32_t`, `uint64_t`, `float`, `double` and
+/// `bool`; a `[T]` parameter `s` becomes two parameters, `const T *s` and
+/// `size_t s_len`. Functions keep their names unless C or its standard
+/// headers claim them (`exp` becomes `exp_`).
+///
+/// Integer arithmetic runs on unsigned types, where C defines wrapping;
+/// converting the result back to a signed type relies on the two's-complement
+/// conversion every mainstream compiler implements (implementation-defined in
+/// C99). Float results are canonicalised on their bits (via `memcpy`), as in
+/// the interpreter. Compile without `-ffast-math` and without floating-point
+/// contraction (`-std=c99` turns GCC's off), on a target where `float`
+/// arithmetic is evaluated in `float` (`FLT_EVAL_METHOD == 0`, as on x86-64
+/// and AArch64).
+pub fn c(checked: &CheckedProgram, options: &ExportOptions) -> String {
+    let mut out = String::new();
+    for line in options.header.lines() {
+        if line.is_empty() {
+            out.push_str("//\n");
+        } else {
+            let _ = writeln!(out, "// {line}");
+        }
+    }
+    out.push_str(
+        "// Exported by crucible: the candidate language's semantics in C99 \
+         (wrapping integers, total division and indexing, canonical NaNs).\n\
+         // Compile without -ffast-math and with floating-point contraction off (-std=c99 does so for GCC).\n\n",
+    );
+    out.push_str(
+        "#include <math.h>\n#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n\
+         #pragma STDC FP_CONTRACT OFF\n\n",
+    );
+    let funcs = &checked.program().funcs;
+    let mut helpers = BTreeSet::new();
+    let mut bodies = String::new();
+    for func in funcs {
+        let _ = writeln!(out, "{};", c_signature(func));
+        let mut ex = CExporter {
+            checked,
+            out: String::new(),
+            helpers: &mut helpers,
+            lens: Default::default(),
+            n_loops: 0,
+        };
+        ex.function(func);
+        bodies.push('\n');
+        bodies.push_str(&ex.out);
+    }
+    // Helpers that others call come first: bit moves, then canonicalisation.
+    let mut all: BTreeSet<(u8, String)> = BTreeSet::new();
+    for h in &helpers {
+        for name in c_helper_deps(h).into_iter().chain([h.as_str()]) {
+            let rank = if name.contains("bits") {
+                0
+            } else if name.contains("canon") {
+                1
+            } else {
+                2
+            };
+            all.insert((rank, name.to_string()));
+        }
+    }
+    for (_, h) in &all {
+        out.push('\n');
+        out.push_str(&c_helper_source(h));
+    }
+    out.push_str(&bodies);
+    out
+}
+
+/// C keywords and names the included standard headers declare, which a
+/// candidate identifier may spell.
+const C_RESERVED: &[&str] = &[
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "bool",
+    "true",
+    "false",
+    "NULL",
+    "main",
+    "size_t",
+    "ptrdiff_t",
+    "wchar_t",
+    "offsetof",
+    "errno",
+    "memcpy",
+    "memmove",
+    "memset",
+    "memcmp",
+    "memchr",
+    "strlen",
+    "strcmp",
+    "strcpy",
+    "strncpy",
+    "strcat",
+    "strchr",
+    "strstr",
+    "strtok",
+    "strerror",
+    "NAN",
+    "INFINITY",
+    "HUGE_VAL",
+    "HUGE_VALF",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "isnormal",
+    "signbit",
+    "fpclassify",
+    "isgreater",
+    "isless",
+    "isunordered",
+    "acos",
+    "asin",
+    "atan",
+    "atan2",
+    "cos",
+    "sin",
+    "tan",
+    "acosh",
+    "asinh",
+    "atanh",
+    "cosh",
+    "sinh",
+    "tanh",
+    "exp",
+    "exp2",
+    "expm1",
+    "frexp",
+    "ilogb",
+    "ldexp",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logb",
+    "modf",
+    "scalbn",
+    "scalbln",
+    "cbrt",
+    "fabs",
+    "hypot",
+    "pow",
+    "sqrt",
+    "erf",
+    "erfc",
+    "lgamma",
+    "tgamma",
+    "ceil",
+    "floor",
+    "nearbyint",
+    "rint",
+    "lrint",
+    "llrint",
+    "round",
+    "lround",
+    "llround",
+    "trunc",
+    "fmod",
+    "remainder",
+    "remquo",
+    "copysign",
+    "nan",
+    "nextafter",
+    "nexttoward",
+    "fdim",
+    "fmax",
+    "fmin",
+    "fma",
+];
+
+/// A candidate identifier as a C identifier.
+fn c_ident(name: &str) -> String {
+    let base = name
+        .strip_suffix('f')
+        .or_else(|| name.strip_suffix('l'))
+        .filter(|b| C_RESERVED.contains(b) && b.chars().all(|c| c.is_ascii_lowercase()));
+    if C_RESERVED.contains(&name)
+        || base.is_some()
+        || name.ends_with("_t")
+        || name.starts_with("INT")
+        || name.starts_with("UINT")
+    {
+        format!("{name}_")
+    } else if name.starts_with("__")
+        || name.starts_with("_") && name[1..].starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        // Reserved for the implementation.
+        format!("v{name}")
+    } else if name.starts_with("crucible_") {
+        format!("v_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+fn c_scalar(s: Scalar) -> &'static str {
+    match s {
+        Scalar::I32 => "int32_t",
+        Scalar::I64 => "int64_t",
+        Scalar::U32 => "uint32_t",
+        Scalar::U64 => "uint64_t",
+        Scalar::F32 => "float",
+        Scalar::F64 => "double",
+        Scalar::Bool => "bool",
+    }
+}
+
+fn c_elem(e: Elem) -> &'static str {
+    match e {
+        Elem::U8 => "uint8_t",
+        Elem::U32 => "uint32_t",
+        Elem::U64 => "uint64_t",
+        Elem::I32 => "int32_t",
+        Elem::I64 => "int64_t",
+        Elem::F32 => "float",
+        Elem::F64 => "double",
+    }
+}
+
+/// The names a function declares (parameters, `let`s, loop variables).
+fn declared_names(func: &Function) -> BTreeSet<String> {
+    fn block(b: &Block, names: &mut BTreeSet<String>) {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { name, .. } => {
+                    names.insert(name.clone());
+                }
+                StmtKind::If {
+                    then_block,
+                    else_block,
+                    ..
+                } => {
+                    block(then_block, names);
+                    if let Some(eb) = else_block {
+                        block(eb, names);
+                    }
+                }
+                StmtKind::For { var, body, .. } => {
+                    names.insert(var.clone());
+                    block(body, names);
+                }
+                StmtKind::Assign { .. } | StmtKind::Return(_) => {}
+            }
+        }
+    }
+    let mut names: BTreeSet<String> = func.params.iter().map(|p| p.name.clone()).collect();
+    block(&func.body, &mut names);
+    names
+}
+
+/// The C name of the length parameter of slice parameter `name`: `name_len`,
+/// unless the function already uses that name.
+fn c_len_name(name: &str, declared: &BTreeSet<String>) -> String {
+    let len = format!("{name}_len");
+    if declared.contains(&len) {
+        format!("crucible_len_{name}")
+    } else {
+        c_ident(&len)
+    }
+}
+
+fn c_signature(func: &Function) -> String {
+    let declared = declared_names(func);
+    let params: Vec<String> = func
+        .params
+        .iter()
+        .map(|p| match p.ty {
+            Type::Scalar(s) => format!("{} {}", c_scalar(s), c_ident(&p.name)),
+            Type::Slice(e) => format!(
+                "const {} *{}, size_t {}",
+                c_elem(e),
+                c_ident(&p.name),
+                c_len_name(&p.name, &declared)
+            ),
+        })
+        .collect();
+    let params = if params.is_empty() {
+        "void".to_string()
+    } else {
+        params.join(", ")
+    };
+    format!("{} {}({params})", c_scalar(func.ret), c_ident(&func.name))
+}
+
+/// A literal as an atomic C expression of exactly this value and type.
+fn c_literal(v: Value) -> String {
+    match v {
+        Value::I32(i32::MIN) => "INT32_MIN".into(),
+        Value::I64(i64::MIN) => "INT64_MIN".into(),
+        Value::I32(x) if x < 0 => format!("(-{})", -(x as i64)),
+        Value::I64(x) if x < 0 => format!("(-INT64_C({}))", -(x as i128)),
+        Value::I32(x) => x.to_string(),
+        Value::I64(x) => format!("INT64_C({x})"),
+        Value::U32(x) if x > 0xffff => format!("{x:#x}u"),
+        Value::U64(x) if x > 0xffff => format!("UINT64_C({x:#x})"),
+        Value::U32(x) => format!("{x}u"),
+        Value::U64(x) => format!("UINT64_C({x})"),
+        Value::Bool(x) => x.to_string(),
+        Value::F32(x) if !x.is_finite() => {
+            format!("crucible_from_bits_f32({:#x}u)", x.to_bits())
+        }
+        Value::F64(x) if !x.is_finite() => {
+            format!("crucible_from_bits_f64(UINT64_C({:#x}))", x.to_bits())
+        }
+        // `{:?}` prints the shortest text that reads back to the same bits,
+        // and C compilers round decimal literals correctly.
+        Value::F32(x) if x.is_sign_negative() => format!("(-{:?}f)", -x),
+        Value::F64(x) if x.is_sign_negative() => format!("(-{:?})", -x),
+        Value::F32(x) => format!("{x:?}f"),
+        Value::F64(x) => format!("{x:?}"),
+    }
+}
+
+/// The helpers a C helper calls.
+fn c_helper_deps(name: &str) -> Vec<&'static str> {
+    let f32 = name.ends_with("f32");
+    let (bits, from_bits, canon) = if f32 {
+        (
+            "crucible_bits_f32",
+            "crucible_from_bits_f32",
+            "crucible_canon_f32",
+        )
+    } else {
+        (
+            "crucible_bits_f64",
+            "crucible_from_bits_f64",
+            "crucible_canon_f64",
+        )
+    };
+    let float_op = [
+        "sqrt", "floor", "ceil", "trunc", "nearest", "fmin", "fmax", "abs_f",
+    ]
+    .iter()
+    .any(|op| name.starts_with(&format!("crucible_{op}")));
+    if name.starts_with("crucible_canon") {
+        vec![bits, from_bits]
+    } else if float_op {
+        vec![canon, bits, from_bits]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The source of a C helper, from its name (`crucible_<op>_<type>`).
+fn c_helper_source(name: &str) -> String {
+    let (op, ty) = name
+        .strip_prefix("crucible_")
+        .and_then(|rest| rest.rsplit_once('_'))
+        .expect("helper names are crucible_<op>_<type>");
+    let t = match ty {
+        "i32" => "int32_t",
+        "i64" => "int64_t",
+        "u32" => "uint32_t",
+        "u64" => "uint64_t",
+        "f32" => "float",
+        "f64" => "double",
+        "u8" => "uint8_t",
+        other => unreachable!("helper type {other}"),
+    };
+    let wide = ty.ends_with("64");
+    let bits = if wide { 64 } else { 32 };
+    let ut = if wide { "uint64_t" } else { "uint32_t" };
+    // The math.h function for a float type: `sqrtf` for f32, `sqrt` for f64.
+    let m = |f: &str| {
+        if ty == "f32" {
+            format!("{f}f")
+        } else {
+            f.to_string()
+        }
+    };
+    match op {
+        "bits" => format!(
+            "static inline {ut} crucible_bits_{ty}({t} v) {{\n    {ut} b;\n    memcpy(&b, &v, sizeof b);\n    return b;\n}}\n"
+        ),
+        "from_bits" => format!(
+            "static inline {t} crucible_from_bits_{ty}({ut} b) {{\n    {t} v;\n    memcpy(&v, &b, sizeof v);\n    return v;\n}}\n"
+        ),
+        "canon" => {
+            let (abs, inf, nan) = if wide {
+                (
+                    "UINT64_C(0x7fffffffffffffff)",
+                    "UINT64_C(0x7ff0000000000000)",
+                    "UINT64_C(0x7ff8000000000000)",
+                )
+            } else {
+                ("0x7fffffffu", "0x7f800000u", "0x7fc00000u")
+            };
+            format!(
+                "/* Replaces any NaN by the canonical quiet NaN, tested on the bits. */\n\
+                 static inline {t} crucible_canon_{ty}({t} v) {{\n    {ut} b = crucible_bits_{ty}(v);\n    \
+                 return (b & {abs}) > {inf} ? crucible_from_bits_{ty}({nan}) : v;\n}}\n"
+            )
+        }
+        "sqrt" | "floor" | "ceil" | "trunc" => format!(
+            "static inline {t} crucible_{op}_{ty}({t} x) {{\n    return crucible_canon_{ty}({}(x));\n}}\n",
+            m(op)
+        ),
+        "nearest" => format!(
+            "/* Round half to even (the default rounding mode). */\n\
+             static inline {t} crucible_nearest_{ty}({t} x) {{\n    return crucible_canon_{ty}({}(x));\n}}\n",
+            m("nearbyint")
+        ),
+        "copysign" => format!(
+            "static inline {t} crucible_copysign_{ty}({t} a, {t} b) {{\n    return {}(a, b);\n}}\n",
+            m("copysign")
+        ),
+        "abs" if ty.starts_with('f') => {
+            let mask = if wide {
+                "UINT64_C(0x7fffffffffffffff)"
+            } else {
+                "0x7fffffffu"
+            };
+            format!(
+                "/* Clears the sign bit (NaN payloads pass through). */\n\
+                 static inline {t} crucible_abs_{ty}({t} x) {{\n    return crucible_from_bits_{ty}(crucible_bits_{ty}(x) & {mask});\n}}\n"
+            )
+        }
+        "abs" => format!(
+            "static inline {t} crucible_abs_{ty}({t} x) {{\n    return ({t})(x < 0 ? ({ut})0 - ({ut})x : ({ut})x);\n}}\n"
+        ),
+        "fmin" | "fmax" => {
+            let (cmp, neg_pick, pos_pick) = if op == "fmin" {
+                ("<", "a", "b")
+            } else {
+                (">", "b", "a")
+            };
+            format!(
+                "/* Wasm's `{op}`: NaN if either side is NaN, and -0.0 < +0.0. */\n\
+                 static inline {t} crucible_{op}_{ty}({t} a, {t} b) {{\n    \
+                 if (a != a || b != b) {{\n        return crucible_canon_{ty}(crucible_from_bits_{ty}({}));\n    }}\n    \
+                 if (a == b) {{\n        return (crucible_bits_{ty}(a) >> {}) ? {neg_pick} : {pos_pick};\n    }}\n    \
+                 return a {cmp} b ? a : b;\n}}\n",
+                if wide {
+                    "UINT64_C(0x7ff8000000000000)"
+                } else {
+                    "0x7fc00000u"
+                },
+                bits - 1
+            )
+        }
+        "min" | "max" => {
+            let cmp = if op == "min" { "<" } else { ">" };
+            format!(
+                "static inline {t} crucible_{op}_{ty}({t} a, {t} b) {{\n    return a {cmp} b ? a : b;\n}}\n"
+            )
+        }
+        "div" | "rem" => {
+            let sym = if op == "div" { "/" } else { "%" };
+            let overflow = if ty.starts_with('i') {
+                let min = if wide { "INT64_MIN" } else { "INT32_MIN" };
+                let res = if op == "div" { "a" } else { "0" };
+                format!("    if (a == {min} && b == -1) {{\n        return {res};\n    }}\n")
+            } else {
+                String::new()
+            };
+            format!(
+                "/* `a {sym} b` made total: zero when `b` is zero, wrapping on overflow. */\n\
+                 static inline {t} crucible_{op}_{ty}({t} a, {t} b) {{\n    if (b == 0) {{\n        return 0;\n    }}\n{overflow}    return a {sym} b;\n}}\n"
+            )
+        }
+        "shr" => format!(
+            "/* Arithmetic shift right, count modulo the width, without relying on C's `>>` of negative values. */\n\
+             static inline {t} crucible_shr_{ty}({t} a, {t} b) {{\n    {ut} n = ({ut})b & {};\n    return a < 0 ? ~(~a >> n) : a >> n;\n}}\n",
+            bits - 1
+        ),
+        "rotl" | "rotr" => {
+            let (fwd, back) = if op == "rotl" {
+                ("<<", ">>")
+            } else {
+                (">>", "<<")
+            };
+            format!(
+                "static inline {t} crucible_{op}_{ty}({t} x, {t} n) {{\n    {ut} u = ({ut})x;\n    unsigned k = (unsigned)(({ut})n & {});\n    \
+                 return ({t})(k == 0 ? u : (u {fwd} k) | (u {back} ({bits} - k)));\n}}\n",
+                bits - 1
+            )
+        }
+        "clz" => format!(
+            "static inline {t} crucible_clz_{ty}({t} x) {{\n    {ut} u = ({ut})x;\n    {t} n = 0;\n    \
+             while (n < {bits} && !(u >> ({bits} - 1))) {{\n        u <<= 1;\n        n++;\n    }}\n    return n;\n}}\n"
+        ),
+        "ctz" => format!(
+            "static inline {t} crucible_ctz_{ty}({t} x) {{\n    {ut} u = ({ut})x;\n    {t} n = 0;\n    \
+             while (n < {bits} && !(u & 1)) {{\n        u >>= 1;\n        n++;\n    }}\n    return n;\n}}\n"
+        ),
+        "popcnt" => format!(
+            "static inline {t} crucible_popcnt_{ty}({t} x) {{\n    {ut} u = ({ut})x;\n    {t} n = 0;\n    \
+             while (u) {{\n        u &= u - 1;\n        n++;\n    }}\n    return n;\n}}\n"
+        ),
+        "sat" => {
+            // Saturating float -> integer conversion, NaN to 0 (Wasm's
+            // `trunc_sat`); every `float` is exactly a `double`.
+            let (lo, lo_val, hi, hi_val) = match ty {
+                "i32" => ("-2147483649.0", "INT32_MIN", "2147483648.0", "INT32_MAX"),
+                "i64" => (
+                    "-9223372036854777856.0",
+                    "INT64_MIN",
+                    "9223372036854775808.0",
+                    "INT64_MAX",
+                ),
+                "u32" => ("-1.0", "0", "4294967296.0", "UINT32_MAX"),
+                _ => ("-1.0", "0", "18446744073709551616.0", "UINT64_MAX"),
+            };
+            format!(
+                "/* `x as {ty}`: saturating, NaN to 0. */\n\
+                 static inline {t} crucible_sat_{ty}(double x) {{\n    if (x != x) {{\n        return 0;\n    }}\n    \
+                 if (x <= {lo}) {{\n        return {lo_val};\n    }}\n    if (x >= {hi}) {{\n        return {hi_val};\n    }}\n    \
+                 return ({t})x;\n}}\n"
+            )
+        }
+        "index" => format!(
+            "/* `s[i]` made total: the index wraps around the length; an empty slice reads zero. */\n\
+             static inline {t} crucible_index_{ty}(const {t} *s, size_t len, uint32_t i) {{\n    \
+             return len == 0 ? 0 : s[(size_t)i % len];\n}}\n"
+        ),
+        other => unreachable!("unknown C helper {other}"),
+    }
+}
+
+struct CExporter<'a> {
+    checked: &'a CheckedProgram,
+    out: String,
+    helpers: &'a mut BTreeSet<String>,
+    /// The length parameter of each slice parameter.
+    lens: std::collections::BTreeMap<String, String>,
+    n_loops: usize,
+}
+
+impl CExporter<'_> {
+    fn line(&mut self, depth: usize, text: &str) {
+        for _ in 0..depth {
+            self.out.push_str("    ");
+        }
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn helper(&mut self, op: &str, ty: &str) -> String {
+        let name = format!("crucible_{op}_{ty}");
+        self.helpers.insert(name.clone());
+        name
+    }
+
+    fn function(&mut self, func: &Function) {
+        let declared = declared_names(func);
+        for p in &func.params {
+            if let Type::Slice(_) = p.ty {
+                self.lens
+                    .insert(p.name.clone(), c_len_name(&p.name, &declared));
+            }
+        }
+        self.line(0, &format!("{} {{", c_signature(func)));
+        self.block_body(&func.body, 1);
+        self.line(0, "}");
+    }
+
+    fn block_body(&mut self, b: &Block, depth: usize) {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { name, init, .. } => {
+                    let ty = self.checked.scalar(init);
+                    let e = self.expr(init);
+                    self.line(
+                        depth,
+                        &format!("{} {} = {};", c_scalar(ty), c_ident(name), e),
+                    );
+                }
+                StmtKind::Assign { name, value } => {
+                    let e = self.expr(value);
+                    self.line(depth, &format!("{} = {};", c_ident(name), e));
+                }
+                StmtKind::Return(e) => {
+                    let e = self.expr(e);
+                    self.line(depth, &format!("return {e};"));
+                }
+                StmtKind::If {
+                    cond,
+                    then_block,
+                    else_block,
+                } => {
+                    let c = self.expr(cond);
+                    self.line(depth, &format!("if ({c}) {{"));
+                    self.block_body(then_block, depth + 1);
+                    if let Some(eb) = else_block {
+                        self.line(depth, "} else {");
+                        self.block_body(eb, depth + 1);
+                    }
+                    self.line(depth, "}");
+                }
+                StmtKind::For {
+                    var,
+                    start,
+                    end,
+                    body,
+                } => {
+                    // Both bounds are evaluated once; the variable never
+                    // passes `end`, so `++` cannot overflow.
+                    let ty = c_scalar(self.checked.scalar(start));
+                    let a = self.expr(start);
+                    let b = self.expr(end);
+                    let end_name = format!("crucible_end{}", self.n_loops);
+                    self.n_loops += 1;
+                    let v = c_ident(var);
+                    self.line(depth, "{");
+                    self.line(depth + 1, &format!("const {ty} {end_name} = {b};"));
+                    self.line(
+                        depth + 1,
+                        &format!("for ({ty} {v} = {a}; {v} < {end_name}; {v}++) {{"),
+                    );
+                    self.block_body(body, depth + 2);
+                    self.line(depth + 1, "}");
+                    self.line(depth, "}");
+                }
+            }
+        }
+    }
+
+    fn canon(&mut self, s: Scalar, e: String) -> String {
+        let h = self.helper("canon", s.name());
+        format!("{h}({e})")
+    }
+
+    /// An expression as an atomic C expression (a literal, a name, a call or
+    /// something in parentheses) of exactly its scalar's C type.
+    fn expr(&mut self, e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Lit(lit) => {
+                let v = crate::interp::lit_value(*lit, self.checked.scalar(e));
+                if let Value::F32(x) = v
+                    && !x.is_finite()
+                {
+                    self.helper("from_bits", "f32");
+                }
+                if let Value::F64(x) = v
+                    && !x.is_finite()
+                {
+                    self.helper("from_bits", "f64");
+                }
+                c_literal(v)
+            }
+            ExprKind::Var(name) => c_ident(name),
+            ExprKind::Unary(op, a) => {
+                let s = self.checked.scalar(a);
+                let x = self.expr(a);
+                let (t, ut) = (c_scalar(s), unsigned_of(s));
+                match op {
+                    UnOp::Neg if s.is_float() => format!("(-{x})"),
+                    UnOp::Neg => format!("(({t})(({ut})0 - ({ut}){x}))"),
+                    UnOp::Not if s == Scalar::Bool => format!("(!{x})"),
+                    UnOp::Not => format!("(({t})~{x})"),
+                }
+            }
+            ExprKind::Binary(op, a, b) => {
+                let s = self.checked.scalar(a);
+                let x = self.expr(a);
+                let y = self.expr(b);
+                self.binary(*op, s, x, y)
+            }
+            ExprKind::Cast(a, to) => {
+                let from = self.checked.scalar(a);
+                let x = self.expr(a);
+                let t = c_scalar(*to);
+                match (from, *to) {
+                    _ if from == *to => x,
+                    (_, Scalar::F32 | Scalar::F64) if !from.is_float() => format!("(({t}){x})"),
+                    (_, Scalar::F32 | Scalar::F64) => self.canon(*to, format!("({t}){x}")),
+                    (Scalar::F32 | Scalar::F64, _) => {
+                        let h = self.helper("sat", to.name());
+                        format!("{h}((double){x})")
+                    }
+                    // Integers (and bools) convert modulo 2^n through the unsigned type.
+                    _ => format!("(({t})({}){x})", unsigned_of(*to)),
+                }
+            }
+            ExprKind::Index(base, idx) => {
+                let elem = match self.checked.ty(base) {
+                    Type::Slice(elem) => elem,
+                    Type::Scalar(_) => unreachable!("indexing a scalar"),
+                };
+                let (s, len) = self.slice(base);
+                let i = self.expr(idx);
+                let h = self.helper("index", elem.name());
+                match elem {
+                    Elem::U8 => format!("((uint32_t){h}({s}, {len}, {i}))"),
+                    _ => format!("{h}({s}, {len}, {i})"),
+                }
+            }
+            ExprKind::Call(Callee::Builtin(Builtin::Len), args) => {
+                let (_, len) = self.slice(&args[0]);
+                format!("((uint32_t){len})")
+            }
+            ExprKind::Call(Callee::Builtin(b), args) => {
+                let s = self.checked.scalar(&args[args.len() - 1]);
+                let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                self.builtin(*b, s, &vals)
+            }
+            ExprKind::Call(Callee::Func(name), args) => {
+                let mut vals = Vec::new();
+                for a in args {
+                    match self.checked.ty(a) {
+                        Type::Slice(_) => {
+                            let (s, len) = self.slice(a);
+                            vals.push(s);
+                            vals.push(len);
+                        }
+                        Type::Scalar(_) => vals.push(self.expr(a)),
+                    }
+                }
+                format!("{}({})", c_ident(name), vals.join(", "))
+            }
+        }
+    }
+
+    /// A slice expression (always a parameter) as its pointer and length.
+    fn slice(&mut self, e: &Expr) -> (String, String) {
+        match &e.kind {
+            ExprKind::Var(name) => (
+                c_ident(name),
+                self.lens
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| unreachable!("slice `{name}` is not a parameter")),
+            ),
+            _ => unreachable!("slices are parameters"),
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, s: Scalar, x: String, y: String) -> String {
+        use BinOp::*;
+        if op.is_comparison() || matches!(op, And | Or) || s == Scalar::Bool {
+            // `&&` and `||` evaluate both sides in the language: `&` and `|` on bools.
+            let sym = match op {
+                And => "&",
+                Or => "|",
+                _ => op.symbol(),
+            };
+            return format!("({x} {sym} {y})");
+        }
+        if s.is_float() {
+            return self.canon(s, format!("{x} {} {y}", op.symbol()));
+        }
+        let (t, ut) = (c_scalar(s), unsigned_of(s));
+        let mask = s.bits() - 1;
+        match op {
+            BitAnd | BitOr | BitXor => format!("({x} {} {y})", op.symbol()),
+            // Wrapping: computed in the unsigned type, where C defines it.
+            Add | Sub | Mul => format!("(({t})(({ut}){x} {} ({ut}){y}))", op.symbol()),
+            Shl => format!("(({t})(({ut}){x} << (({ut}){y} & {mask}u)))"),
+            Shr if s.is_signed() => {
+                let h = self.helper("shr", s.name());
+                format!("{h}({x}, {y})")
+            }
+            Shr => format!("({x} >> ({y} & {mask}u))"),
+            Div | Rem => {
+                let h = self.helper(if op == Div { "div" } else { "rem" }, s.name());
+                format!("{h}({x}, {y})")
+            }
+            _ => unreachable!("ill-typed {op:?} on {s}"),
+        }
+    }
+
+    fn builtin(&mut self, b: Builtin, s: Scalar, a: &[String]) -> String {
+        use Builtin::*;
+        let x = &a[0];
+        let ty = s.name();
+        let call = |this: &mut Self, op: &str| {
+            let h = this.helper(op, ty);
+            format!("{h}({})", a.join(", "))
+        };
+        match b {
+            Sqrt => call(self, "sqrt"),
+            Floor => call(self, "floor"),
+            Ceil => call(self, "ceil"),
+            Trunc => call(self, "trunc"),
+            Nearest => call(self, "nearest"),
+            Abs if s.is_float() || s.is_signed() => call(self, "abs"),
+            Abs => x.clone(),
+            Min if s.is_float() => call(self, "fmin"),
+            Max if s.is_float() => call(self, "fmax"),
+            Min => call(self, "min"),
+            Max => call(self, "max"),
+            Copysign => call(self, "copysign"),
+            Rotl => call(self, "rotl"),
+            Rotr => call(self, "rotr"),
+            Clz => call(self, "clz"),
+            Ctz => call(self, "ctz"),
+            Popcnt => call(self, "popcnt"),
+            // Both sides are pure and total, so evaluating one is the same.
+            Select => format!("({x} ? {} : {})", a[1], a[2]),
+            F32FromBits => format!("{}({x})", self.helper("from_bits", "f32")),
+            F64FromBits => format!("{}({x})", self.helper("from_bits", "f64")),
+            F32ToBits | F64ToBits => call(self, "bits"),
+            Len => unreachable!("handled by the caller"),
+        }
+    }
+}
+
+/// The unsigned C type of the same width (`bool` converts through `uint32_t`).
+fn unsigned_of(s: Scalar) -> &'static str {
+    if s.bits() == 64 {
+        "uint64_t"
+    } else {
+        "uint32_t"
     }
 }
 
