@@ -141,9 +141,9 @@ pub fn lower(checked: &CheckedProgram, entry: &str) -> Result<Vec<u32>, &'static
     for op in &ops {
         encode(*op, &mut words);
     }
-    // Depth check against the guest's fixed stack.
-    let code = decode(&words).map_err(|e| e.message)?;
-    debug_assert_eq!(code.ops, ops);
+    // The checker bounds nesting (limits::MAX_DEPTH < MAX_STACK), so the
+    // words always decode; checked in debug builds and by the tests.
+    debug_assert_eq!(decode(&words).map(|c| c.ops), Ok(ops));
     Ok(words)
 }
 
@@ -212,6 +212,18 @@ pub fn encode(op: Op, words: &mut Vec<u32>) {
 /// # Errors
 /// The first malformed word.
 pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
+    let mut ops = Vec::new();
+    let header = decode_into(words, &mut ops)?;
+    Ok(Code { ops, ..header })
+}
+
+/// [`decode`] into a reused buffer (cleared first); returns the header with
+/// empty `ops`. The evaluator guest calls this once per candidate.
+///
+/// # Errors
+/// The first malformed word.
+pub fn decode_into(words: &[u32], ops: &mut Vec<Op>) -> Result<Code, DecodeError> {
+    ops.clear();
     let err = |at: usize, message: &'static str| DecodeError { at, message };
     if words.len() < 5 || words[0] != MAGIC || words[1] != VERSION {
         return Err(err(0, "bad header"));
@@ -228,7 +240,6 @@ pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
         return Err(err(2, "bad local counts"));
     }
     let ret = scalar(4, words[4])?;
-    let mut ops = Vec::new();
     let mut depth: usize = 0;
     let mut at = 5;
     while at < words.len() {
@@ -290,7 +301,7 @@ pub fn decode(words: &[u32]) -> Result<Code, DecodeError> {
                 n_params,
                 n_locals,
                 ret,
-                ops,
+                ops: Vec::new(),
             });
         }
     }

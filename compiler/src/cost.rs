@@ -62,6 +62,22 @@ pub fn expr_cost(checked: &CheckedProgram, e: &Expr) -> u64 {
         .sum::<u64>()
 }
 
+/// The cost of one run of a straight-line function (every statement runs
+/// once): what the interpreter charges it on every input.
+pub fn straight_line_cost(checked: &CheckedProgram, func: &crate::ir::Function) -> u64 {
+    func.body
+        .stmts
+        .iter()
+        .map(|s| match &s.kind {
+            StmtKind::Let { init: e, .. }
+            | StmtKind::Assign { value: e, .. }
+            | StmtKind::Return(e) => expr_cost(checked, e),
+            StmtKind::If { cond, .. } => BRANCH + expr_cost(checked, cond),
+            StmtKind::For { start, end, .. } => expr_cost(checked, start) + expr_cost(checked, end),
+        })
+        .sum()
+}
+
 /// Static costs per node id: for statements, the cost of one execution; for a
 /// `for` body block, [`ITERATION`]; zero elsewhere.
 pub fn static_costs(checked: &CheckedProgram) -> Vec<u64> {

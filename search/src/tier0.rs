@@ -280,9 +280,8 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
             for (i, c) in candidates.iter().enumerate() {
                 match bytecode::lower(c, entry) {
                     Ok(words) => {
-                        let costs = crucible_compiler::cost::static_costs(c);
                         let (_, f) = c.func(entry).expect("lowered entries exist");
-                        let per_case: u64 = f.body.stmts.iter().map(|s| costs[s.id.index()]).sum();
+                        let per_case = crucible_compiler::cost::straight_line_cost(c, f);
                         lowered.push((i, words, per_case, f.ret));
                     }
                     Err(_) => others.push(i),

@@ -43,7 +43,8 @@ fn canon32(bits: u32) -> u64 {
 
 #[inline(always)]
 fn canon64(bits: u64) -> u64 {
-    if bits & 0x7fff_ffff_ffff_ffff > 0x7ff0_0000_0000_0000 {
+    // Signed compare of a non-negative value: Wasm SIMD has i64x2.gt_s only.
+    if (bits & 0x7fff_ffff_ffff_ffff) as i64 > 0x7ff0_0000_0000_0000 {
         NAN64
     } else {
         bits
@@ -62,6 +63,9 @@ pub extern "C" fn crucible_alloc(bytes: u32) -> u32 {
 pub struct Scratch {
     stack: Vec<Lanes>,
     locals: Vec<Lanes>,
+    ops: Vec<Op>,
+    instrs: Vec<Instr>,
+    sim: Vec<Src>,
 }
 
 impl Scratch {
@@ -70,6 +74,9 @@ impl Scratch {
         Scratch {
             stack: vec![[0; LANES]; bytecode::MAX_STACK],
             locals: vec![[0; LANES]; bytecode::MAX_LOCALS],
+            ops: Vec::new(),
+            instrs: Vec::new(),
+            sim: Vec::new(),
         }
     }
 }
@@ -92,13 +99,14 @@ pub fn evaluate(
     out: &mut [u64],
     scratch: &mut Scratch,
 ) -> Result<(), u32> {
-    let code = bytecode::decode(words).map_err(|_| 1u32)?;
+    // Buffers are reused across candidates: no allocation per candidate.
+    let code = bytecode::decode_into(words, &mut scratch.ops).map_err(|_| 1u32)?;
     let n = n_cases;
     let n_params = code.n_params as usize;
     if inputs.len() < n_params * n || out.len() < n {
         return Err(2);
     }
-    let instrs = translate(&code.ops);
+    translate(&scratch.ops, &mut scratch.sim, &mut scratch.instrs);
     let mut base = 0;
     while base < n {
         let m = LANES.min(n - base);
@@ -106,7 +114,7 @@ pub fn evaluate(
             scratch.locals[j][..m].copy_from_slice(&inputs[j * n + base..j * n + base + m]);
         }
         run(
-            &instrs,
+            &scratch.instrs,
             &mut scratch.stack,
             &mut scratch.locals,
             m,
@@ -144,9 +152,9 @@ enum Instr {
 
 /// Turns validated postfix code into operand-resolved instructions by
 /// simulating the stack.
-fn translate(ops: &[Op]) -> Vec<Instr> {
-    let mut stack: Vec<Src> = Vec::new();
-    let mut out = Vec::with_capacity(ops.len());
+fn translate(ops: &[Op], stack: &mut Vec<Src>, out: &mut Vec<Instr>) {
+    stack.clear();
+    out.clear();
     for op in ops {
         match *op {
             Op::Const(_, bits) => stack.push(Src::Const(bits)),
@@ -194,7 +202,6 @@ fn translate(ops: &[Op]) -> Vec<Instr> {
             Op::Return => out.push(Instr::Return(stack.pop().expect("validated"))),
         }
     }
-    out
 }
 
 #[inline(always)]
@@ -399,23 +406,77 @@ enum Operand<'a> {
     Const(u64),
 }
 
-/// `out[i] = f(a[i], b[i])`, one monomorphic loop per operand shape so each vectorises.
+/// `out[i] = f(a[i], b[i])`, one monomorphic loop per operand shape so each
+/// vectorises, unrolled by 8 so the engine's per-block fuel and epoch checks
+/// are paid once per 8 lanes rather than once per lane.
 #[inline(always)]
 fn apply(out: &mut [u64], a: Operand<'_>, b: Operand<'_>, f: impl Fn(u64, u64) -> u64) {
+    const U: usize = 8;
     match (a, b) {
         (Operand::InPlace, Operand::Lanes(y)) => {
-            out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(*o, y))
+            let mut o8 = out.chunks_exact_mut(U);
+            let mut y8 = y.chunks_exact(U);
+            for (o, y) in (&mut o8).zip(&mut y8) {
+                for k in 0..U {
+                    o[k] = f(o[k], y[k]);
+                }
+            }
+            for (o, &y) in o8.into_remainder().iter_mut().zip(y8.remainder()) {
+                *o = f(*o, y);
+            }
         }
-        (Operand::InPlace, Operand::Const(c)) => out.iter_mut().for_each(|o| *o = f(*o, c)),
-        (Operand::Lanes(x), Operand::Lanes(y)) => out
-            .iter_mut()
-            .zip(x.iter().zip(y))
-            .for_each(|(o, (&x, &y))| *o = f(x, y)),
+        (Operand::InPlace, Operand::Const(c)) => {
+            let mut o8 = out.chunks_exact_mut(U);
+            for o in &mut o8 {
+                for k in 0..U {
+                    o[k] = f(o[k], c);
+                }
+            }
+            for o in o8.into_remainder() {
+                *o = f(*o, c);
+            }
+        }
+        (Operand::Lanes(x), Operand::Lanes(y)) => {
+            let mut o8 = out.chunks_exact_mut(U);
+            let mut x8 = x.chunks_exact(U);
+            let mut y8 = y.chunks_exact(U);
+            for ((o, x), y) in (&mut o8).zip(&mut x8).zip(&mut y8) {
+                for k in 0..U {
+                    o[k] = f(x[k], y[k]);
+                }
+            }
+            let rest = o8
+                .into_remainder()
+                .iter_mut()
+                .zip(x8.remainder())
+                .zip(y8.remainder());
+            for ((o, &x), &y) in rest {
+                *o = f(x, y);
+            }
+        }
         (Operand::Lanes(x), Operand::Const(c)) => {
-            out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x, c))
+            let mut o8 = out.chunks_exact_mut(U);
+            let mut x8 = x.chunks_exact(U);
+            for (o, x) in (&mut o8).zip(&mut x8) {
+                for k in 0..U {
+                    o[k] = f(x[k], c);
+                }
+            }
+            for (o, &x) in o8.into_remainder().iter_mut().zip(x8.remainder()) {
+                *o = f(x, c);
+            }
         }
         (Operand::Const(c), Operand::Lanes(y)) => {
-            out.iter_mut().zip(y).for_each(|(o, &y)| *o = f(c, y))
+            let mut o8 = out.chunks_exact_mut(U);
+            let mut y8 = y.chunks_exact(U);
+            for (o, y) in (&mut o8).zip(&mut y8) {
+                for k in 0..U {
+                    o[k] = f(c, y[k]);
+                }
+            }
+            for (o, &y) in o8.into_remainder().iter_mut().zip(y8.remainder()) {
+                *o = f(c, y);
+            }
         }
         (Operand::Const(c), Operand::Const(d)) => {
             let v = f(c, d);
