@@ -316,6 +316,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("scoring baseline {}", path.display()))?;
         baselines.push((path.display().to_string(), f));
     }
+    let validation = validate(&task, evaluator, &best_text)?;
     let seconds = started.elapsed().as_secs_f64();
     let digest = format!("{:016x}", stats.digest);
     if args.json {
@@ -337,6 +338,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             "saved": out_path.display().to_string(),
             "seconds": seconds,
             "baselines": baselines.iter().map(|(p, f)| serde_json::json!({"path": p, "fitness": f, "scalar": engine.order().scalar(f)})).collect::<Vec<_>>(),
+            "validation": validation,
         });
         println!("{obj}");
     } else {
@@ -370,10 +372,90 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                 engine.order().scalar(f)
             );
         }
+        if let Some(v) = &validation {
+            for (name, score) in v["programs"].as_object().into_iter().flatten() {
+                println!(
+                    "held-out {name}: error {:.6e} (training {:.6e}), hits {}",
+                    score["held_out"]["error"].as_f64().unwrap_or(f64::NAN),
+                    score["training"]["error"].as_f64().unwrap_or(f64::NAN),
+                    score["held_out"]["hits"]
+                );
+            }
+        }
         println!("digest {digest}; saved to {}", out_path.display());
         println!("{best_text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scores the best program and the baselines on the task's held-out
+/// validation cases, next to their training figures; `None` if the task has
+/// no validation cases. For the hash error, the error is split into the
+/// collision ratio and the avalanche bias.
+fn validate(
+    task: &Task,
+    evaluator: &dyn Evaluator,
+    best_text: &str,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(held) = task.held_out() else {
+        return Ok(None);
+    };
+    let brief = |t: &Task, text: &str| -> anyhow::Result<serde_json::Value> {
+        let f = engine::score_text(t, evaluator, text)?;
+        let mut v = serde_json::json!({
+            "error": f.error,
+            "cost": f.cost,
+            "hits": f.hits,
+            "cases": t.cases.len(),
+        });
+        if let Some(h) = &t.hash {
+            // A key set's collision ratio is the error of a task holding that
+            // set alone, with no avalanche weight.
+            let mut per_set = serde_json::Map::new();
+            let mut at = 0;
+            let avalanche = h.set_sizes.iter().sum::<usize>()..t.cases.len();
+            for (j, &n) in h.set_sizes.iter().enumerate() {
+                let mut one = t.clone();
+                let rows = (at..at + n).chain(avalanche.clone());
+                one.cases.args = rows.clone().map(|i| t.cases.args[i].clone()).collect();
+                one.cases.id = t.cases.id ^ (j as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                one.stages = vec![(one.cases.len(), f64::INFINITY)];
+                one.hash = Some(crucible_search::task::HashParams {
+                    set_sizes: vec![n],
+                    avalanche_weight: 0.0,
+                    ..h.clone()
+                });
+                let ratio = engine::score_text(&one, evaluator, text)?.error;
+                let name = t.file.data.inputs.sets.get(j).cloned().unwrap_or_default();
+                per_set.insert(format!("{j}:{name}"), ratio.into());
+                at += n;
+            }
+            let ratio = per_set.values().filter_map(|r| r.as_f64()).sum::<f64>()
+                / per_set.len().max(1) as f64;
+            v["collision_ratio"] = ratio.into();
+            v["collision_ratio_per_set"] = per_set.into();
+            v["avalanche_bias"] = ((f.error - ratio) / h.avalanche_weight.max(1e-300)).into();
+        }
+        Ok(v)
+    };
+    let mut programs = serde_json::Map::new();
+    let named = std::iter::once(("best".to_string(), best_text)).chain(
+        task.baselines
+            .iter()
+            .map(|(p, text)| (p.display().to_string(), text.as_str())),
+    );
+    for (name, text) in named {
+        let score = serde_json::json!({
+            "training": brief(task, text).with_context(|| format!("scoring {name}"))?,
+            "held_out": brief(&held, text).with_context(|| format!("scoring {name} on held-out cases"))?,
+        });
+        programs.insert(name, score);
+    }
+    let inputs = &task.file.data.inputs;
+    Ok(Some(serde_json::json!({
+        "seed": inputs.validation_seed.unwrap_or(inputs.seed.wrapping_add(1)),
+        "programs": programs,
+    })))
 }
 
 pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {

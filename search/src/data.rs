@@ -2,6 +2,10 @@
 //!
 //! Every generator is seeded by the task (`data.inputs.seed`), never by the
 //! run, so all runs of a task see the same cases.
+//! The held-out validation cases come from the same generators with another
+//! seed (`data.inputs.validation_seed`), so they are new draws of the same
+//! distribution: a program that fits the training draws by accident, rather
+//! than the distribution, scores worse on them.
 
 use std::path::Path;
 
@@ -15,16 +19,19 @@ use crate::task::{CaseSet, ErrorKindSpec, HashParams, TaskFile, data_rng, i32_sl
 
 type DataResult<T> = Result<T, (&'static str, String)>;
 
-/// Makes the task's cases and, for the hash error, its parameters.
+/// Makes the task's cases from generator seed `seed` (the task's
+/// `data.inputs.seed`, or its validation seed) and, for the hash error, its
+/// parameters.
 pub(crate) fn generate(
     file: &TaskFile,
     skeleton: &Skeleton,
     dir: &Path,
     error: ErrorKindSpec,
+    seed: u64,
 ) -> DataResult<(CaseSet, Option<HashParams>)> {
     let spec = &file.data.inputs;
     let params = skeleton.params();
-    let mut rng = data_rng(spec.seed);
+    let mut rng = data_rng(seed);
     let need = |key: &'static str, v: Option<f64>| v.ok_or((key, "missing".to_string()));
     let single_scalar = || match params.as_slice() {
         [Type::Scalar(s)] => Ok(*s),
@@ -242,19 +249,28 @@ fn float_value(t: Scalar, x: f64) -> Value {
 
 fn key_set(rng: &mut rand_chacha::ChaCha8Rng, name: &str, n: usize) -> Result<Vec<u64>, String> {
     Ok(match name {
-        "sequential" => (1..=n as u64).collect(),
+        // Ids counting up from a seeded start below 2^32.
+        "sequential" => {
+            let start = u64::from(rng.random::<u32>());
+            (start..start + n as u64).collect()
+        }
         "random" => (0..n).map(|_| rng.random()).collect(),
         "clustered" => {
             // Keys that differ only in their high bits: a shared low half.
             let low: u64 = rng.random::<u64>() & 0xFFFF_FFFF;
             (0..n as u64).map(|i| (i << 40) | low).collect()
         }
-        "ascii" => (0..n)
-            .map(|i| {
-                let s = format!("k{:07}", i * 7 + 3);
-                u64::from_le_bytes(s.as_bytes()[..8].try_into().expect("eight bytes"))
-            })
-            .collect(),
+        // Eight-byte strings `k` + seven digits, in a seeded arithmetic progression.
+        "ascii" => {
+            let stride = rng.random_range(1..=9);
+            let first = rng.random_range(0..10_000_000 - stride * n.min(1_000_000));
+            (0..n)
+                .map(|i| {
+                    let s = format!("k{:07}", (first + i * stride) % 10_000_000);
+                    u64::from_le_bytes(s.as_bytes()[..8].try_into().expect("eight bytes"))
+                })
+                .collect()
+        }
         other => {
             return Err(format!(
                 "unknown key set `{other}`; expected sequential, random, clustered, ascii"

@@ -131,6 +131,10 @@ pub struct InputSpec {
     /// Generator seed (fixed by the task, not by the run).
     #[serde(default)]
     pub seed: u64,
+    /// Generator seed of the held-out validation cases, never seen by search
+    /// (default `seed + 1`); only the seeded kinds (`uniform`, `keys`,
+    /// `slices`) have validation cases.
+    pub validation_seed: Option<u64>,
     /// Number of cases (`uniform`) or keys per set (`keys`) or slices.
     pub n: Option<usize>,
     /// Lower bound (`uniform`, `grid`, slice elements).
@@ -425,6 +429,9 @@ pub struct Task {
     pub seeds: Vec<(PathBuf, String)>,
     /// Baseline programs' texts (path, text).
     pub baselines: Vec<(PathBuf, String)>,
+    /// Held-out validation cases and their hash parameters, drawn from the
+    /// same generators with the validation seed; search never sees them.
+    pub validation: Option<(CaseSet, Option<HashParams>)>,
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -536,8 +543,25 @@ impl Task {
                 ("nsga2", Selection::Nsga2),
             ],
         )?;
-        let (cases, hash) = crate::data::generate(&file, &skeleton, dir, error)
+        let inputs = &file.data.inputs;
+        let (cases, hash) = crate::data::generate(&file, &skeleton, dir, error, inputs.seed)
             .map_err(|(key, m)| Error::task(format!("{shown}: {key}"), m))?;
+        let validation = if matches!(inputs.kind.as_str(), "uniform" | "keys" | "slices") {
+            let seed = inputs
+                .validation_seed
+                .unwrap_or(inputs.seed.wrapping_add(1));
+            if seed == inputs.seed {
+                return Err(Error::task(
+                    format!("{shown}: data.inputs.validation_seed"),
+                    "must differ from `seed`",
+                ));
+            }
+            let v = crate::data::generate(&file, &skeleton, dir, error, seed)
+                .map_err(|(key, m)| Error::task(format!("{shown}: {key}"), m))?;
+            Some(v)
+        } else {
+            None
+        };
         if cases.is_empty() {
             return Err(Error::task(format!("{shown}: data"), "no test cases"));
         }
@@ -615,8 +639,22 @@ impl Task {
             weights,
             seeds,
             baselines,
+            validation,
             file,
         })
+    }
+
+    /// The task scored on its held-out validation cases instead of its
+    /// training cases (one stage, no cascade), or `None` if the task's data
+    /// kind has no seed to draw them with.
+    pub fn held_out(&self) -> Option<Task> {
+        let (cases, hash) = self.validation.clone()?;
+        let mut task = self.clone();
+        task.stages = vec![(cases.len(), f64::INFINITY)];
+        task.cases = cases;
+        task.hash = hash;
+        task.validation = None;
+        Some(task)
     }
 
     /// Cost-model units allowed per test case.
