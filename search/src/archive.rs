@@ -5,7 +5,9 @@
 //! program with its lineage, correct programs of two-phase runs, the final
 //! Pareto front, with their sandbox confirmation), `checkpoints` (the engine
 //! snapshot after the last completed generation) and `cache` (the
-//! functional-equivalence cache, which is part of a run's state).
+//! functional-equivalence cache, which is part of a run's state) and
+//! `optimized` (the build-time optimizer's results, keyed by the content hash
+//! of what made them; see [`crate::optimize`]).
 //! [`Archive::commit_generation`] writes a generation in one transaction, so a
 //! `kill -9` loses at most the generation that was running.
 
@@ -103,6 +105,7 @@ CREATE TABLE IF NOT EXISTS programs (
 CREATE INDEX IF NOT EXISTS programs_run ON programs (run, kind);
 CREATE TABLE IF NOT EXISTS checkpoints (run INTEGER PRIMARY KEY, generation INTEGER NOT NULL, snapshot TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cache (run INTEGER NOT NULL, key TEXT NOT NULL, fitness TEXT NOT NULL, PRIMARY KEY (run, key));
+CREATE TABLE IF NOT EXISTS optimized (key TEXT PRIMARY KEY, run INTEGER NOT NULL, text TEXT NOT NULL, fitness TEXT NOT NULL);
 ";
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
@@ -412,6 +415,42 @@ impl Archive {
             });
         }
         Ok(out)
+    }
+
+    /// The build-time optimizer's result stored under `key`: the run that
+    /// made it, the program text and its fitness.
+    ///
+    /// # Errors
+    /// If SQLite fails or the row is corrupt.
+    pub fn optimized(&self, key: &str) -> Result<Option<(i64, String, Fitness)>> {
+        let row: Option<(i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT run, text, fitness FROM optimized WHERE key = ?1",
+                params![key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(run, text, f)| Ok((run, text, unjson(&f)?)))
+            .transpose()
+    }
+
+    /// Stores the build-time optimizer's result under `key`, replacing any.
+    ///
+    /// # Errors
+    /// If SQLite fails.
+    pub fn record_optimized(
+        &self,
+        key: &str,
+        run: i64,
+        text: &str,
+        fitness: &Fitness,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO optimized (key, run, text, fitness) VALUES (?1, ?2, ?3, ?4)",
+            params![key, run, text, json(fitness)?],
+        )?;
+        Ok(())
     }
 
     /// Per-generation statistics of a run.

@@ -82,7 +82,7 @@ pub(crate) fn generate(
             let mut rows = Vec::new();
             let mut set_sizes = Vec::new();
             for (i, set) in spec.sets.iter().enumerate() {
-                let keys = key_set(&mut rng, set, n)
+                let keys = key_set(&mut rng, set, n, dir)
                     .map_err(|m| ("data.inputs.sets", format!("[{i}]: {m}")))?;
                 set_sizes.push(keys.len());
                 rows.extend(keys.into_iter().map(|k| vec![Arg::Scalar(Value::U64(k))]));
@@ -247,7 +247,15 @@ fn float_value(t: Scalar, x: f64) -> Value {
     }
 }
 
-fn key_set(rng: &mut rand_chacha::ChaCha8Rng, name: &str, n: usize) -> Result<Vec<u64>, String> {
+fn key_set(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    name: &str,
+    n: usize,
+    dir: &Path,
+) -> Result<Vec<u64>, String> {
+    if let Some(file) = name.strip_prefix("file:") {
+        return key_file(&dir.join(file), n);
+    }
     Ok(match name {
         // Ids counting up from a seeded start below 2^32.
         "sequential" => {
@@ -273,10 +281,40 @@ fn key_set(rng: &mut rand_chacha::ChaCha8Rng, name: &str, n: usize) -> Result<Ve
         }
         other => {
             return Err(format!(
-                "unknown key set `{other}`; expected sequential, random, clustered, ascii"
+                "unknown key set `{other}`; expected sequential, random, clustered, ascii or file:PATH"
             ));
         }
     })
+}
+
+/// The first `n` keys of a key file: one `u64` per line, decimal or `0x`
+/// hexadecimal (`_` separators allowed); blank lines and `#` comments are skipped.
+fn key_file(path: &Path, n: usize) -> Result<Vec<u64>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let digits = line.replace('_', "");
+        let key = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => digits.parse(),
+        }
+        .map_err(|e| format!("{}:{}: `{line}`: {e}", path.display(), i + 1))?;
+        keys.push(key);
+        if keys.len() == n {
+            break;
+        }
+    }
+    if keys.is_empty() {
+        return Err(format!("{}: no keys", path.display()));
+    }
+    Ok(keys)
 }
 
 fn formula(name: &str, args: &[Arg], ret: Scalar) -> Result<Value, String> {

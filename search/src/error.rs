@@ -84,6 +84,20 @@ pub enum ErrorKind {
     /// The evaluator's host side failed (not a candidate's misbehaviour).
     #[error("evaluator: {0}")]
     Evaluator(String),
+    /// Offline mode (`CRUCIBLE_OFFLINE=1`) and the optimizer's cache holds no
+    /// program for this key (the caller's fault: fill the cache first).
+    #[error(
+        "offline (CRUCIBLE_OFFLINE=1) and the cache {cache} holds no program for task `{task}` (key {key}); \
+         build once without CRUCIBLE_OFFLINE to run the search and fill it"
+    )]
+    NotCached {
+        /// The task's name.
+        task: String,
+        /// The missing key.
+        key: String,
+        /// The cache database.
+        cache: String,
+    },
     /// An invariant of the search broke: always a bug in Crucible.
     #[error("internal error (a bug in crucible-search): {0}")]
     Bug(String),

@@ -17,6 +17,8 @@
 //! - [`engine::Engine`]: islands, evaluation cascade, functional-equivalence
 //!   cache, stopping rules, the run digest, checkpoints.
 //! - [`archive::Archive`]: the SQLite run archive.
+//! - [`optimize`]: the build-time optimizer for `build.rs` scripts: the best
+//!   program for a task, cached by content hash, exported as Rust.
 //!
 //! This crate reads no clock and no global RNG: a run is a function of
 //! (task, seed), whatever the number of threads.
@@ -65,6 +67,7 @@ pub mod eval;
 pub mod fitness;
 pub mod gp;
 pub mod hash;
+pub mod optimize;
 pub mod proposer;
 pub mod select;
 pub mod skeleton;

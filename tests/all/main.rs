@@ -7,4 +7,5 @@ mod export;
 mod grade;
 mod llm;
 mod native;
+mod optimize;
 mod search;
