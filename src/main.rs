@@ -30,7 +30,7 @@ enum Command {
     Compile(lang::CompileArgs),
     /// Run an entry function of a candidate-language file on arguments.
     Run(lang::RunArgs),
-    /// Export a candidate-language file as dependency-free Rust or as WAT.
+    /// Export a candidate-language file or a run's best program as Rust, C or WAT.
     Export(export::ExportArgs),
     /// Grade Wasm / WAT / candidate-language submissions against a task.
     Grade(grade::GradeArgs),

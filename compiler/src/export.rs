@@ -1241,7 +1241,8 @@ impl CExporter<'_> {
                         format!("{h}((double){x})")
                     }
                     // Integers (and bools) convert modulo 2^n through the unsigned type.
-                    _ => format!("(({t})({}){x})", unsigned_of(*to)),
+                    _ if to.is_signed() => format!("(({t})({}){x})", unsigned_of(*to)),
+                    _ => format!("(({t}){x})"),
                 }
             }
             ExprKind::Index(base, idx) => {

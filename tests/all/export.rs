@@ -321,3 +321,59 @@ fn exported_c_agrees_with_the_interpreter() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `crucible export RUN`: the best program of an archived run (here one the
+/// build-time optimizer made), with a header naming the task, run and seed.
+#[test]
+fn export_run_reads_the_best_program_from_the_archive() {
+    use crucible_search::optimize::{self, Budget, OptimizeRequest, TaskSource};
+
+    let dir = std::env::temp_dir().join(format!("crucible-export-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let task_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/all/optimize");
+    let best = optimize::best_program(&OptimizeRequest {
+        task: TaskSource::File(task_dir.join("hash.toml")),
+        cache_dir: dir.clone(),
+        budget: Budget {
+            generations: Some(2),
+            evaluations: None,
+        },
+        seed: 5,
+        offline: false,
+    })
+    .unwrap();
+    let db = dir.join(optimize::CACHE_FILE);
+    let run = best.run.to_string();
+    let export = |format: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_crucible"))
+            .args(["export", &run, format, "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let rust = export("--rust");
+    assert!(
+        rust.starts_with(&format!(
+            "// Best program of run {run} of task `tiny-hash` ("
+        )) && rust.contains("seed 5")
+            && rust.contains("// Fitness: error ")
+            && rust.contains("pub fn hash(mut key: u64) -> u64 {"),
+        "{rust}"
+    );
+    let c = export("--c");
+    assert!(c.contains("uint64_t hash(uint64_t key) {"), "{c}");
+    let o = Command::new(env!("CARGO_BIN_EXE_crucible"))
+        .args(["export", "99", "--rust", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no run 99"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
