@@ -769,12 +769,19 @@ fn perturb(rng: &mut ChaCha8Rng, lit: &mut Lit) {
             suffix,
         } => {
             if *suffix == Some(Scalar::F32) {
+                // Polynomial coefficients need steps from a few percent (after a
+                // term is dropped, the next one absorbs it) down to one ulp (the
+                // last bit of a max-ULP error), so the step size is log-uniform
+                // over that range rather than a fixed fraction.
                 let scale = (v32.abs() as f64).max(1e-3);
-                let nv = if rng.random_bool(0.2) {
-                    // A bit flip in the low mantissa: fine tuning of coefficients.
-                    f32::from_bits(v32.to_bits() ^ (1 << rng.random_range(0..12)))
+                let nv = if rng.random_bool(0.3) {
+                    // A step of a few ulps: fine tuning of coefficients.
+                    let step = rng.random_range(1..=4) * if rng.random_bool(0.5) { 1 } else { -1 };
+                    let stepped = f32::from_bits(v32.to_bits().wrapping_add_signed(step));
+                    if stepped.is_finite() { stepped } else { *v32 }
                 } else {
-                    (*v32 as f64 + gaussian(rng) * 0.01 * scale) as f32
+                    let relative = 10f64.powf(-rng.random_range(1.0..7.0));
+                    (*v32 as f64 + gaussian(rng) * relative * scale) as f32
                 };
                 *v32 = nv;
                 *v = nv as f64;
