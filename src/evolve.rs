@@ -430,8 +430,12 @@ fn validate(
                 per_set.insert(format!("{j}:{name}"), ratio.into());
                 at += n;
             }
-            let ratio = per_set.values().filter_map(|r| r.as_f64()).sum::<f64>()
-                / per_set.len().max(1) as f64;
+            let ratios = per_set.values().filter_map(|r| r.as_f64());
+            let ratio = if h.worst_set {
+                ratios.fold(0.0, f64::max)
+            } else {
+                ratios.sum::<f64>() / per_set.len().max(1) as f64
+            };
             v["collision_ratio"] = ratio.into();
             v["collision_ratio_per_set"] = per_set.into();
             v["avalanche_bias"] = ((f.error - ratio) / h.avalanche_weight.max(1e-300)).into();

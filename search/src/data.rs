@@ -94,6 +94,7 @@ pub(crate) fn generate(
                 table_bits: None,
                 avalanche_keys: None,
                 avalanche_weight: None,
+                combine: None,
             });
             let avalanche_keys = h.avalanche_keys.unwrap_or(32);
             for _ in 0..avalanche_keys {
@@ -107,11 +108,22 @@ pub(crate) fn generate(
             if !(1..=32).contains(&table_bits) {
                 return Err(("fitness.hash.table_bits", "must lie in 1..=32".into()));
             }
+            let worst_set = match h.combine.as_deref().unwrap_or("mean") {
+                "mean" => false,
+                "max" => true,
+                other => {
+                    return Err((
+                        "fitness.hash.combine",
+                        format!("unknown value `{other}`; expected mean or max"),
+                    ));
+                }
+            };
             hash = Some(HashParams {
                 table_bits,
                 set_sizes,
                 avalanche_keys,
                 avalanche_weight: h.avalanche_weight.unwrap_or(1.0),
+                worst_set,
             });
             rows
         }

@@ -158,9 +158,9 @@ pub fn shaped(shape: Shape, errors: &[f64], stages: &[(usize, f64)], hit: f64) -
 }
 
 /// Hash quality from the outputs on the key sets and avalanche blocks:
-/// mean over key sets of (collisions + 1) / (expected collisions of a random
-/// function + 1), plus `avalanche_weight` × mean |2·P(flip) − 1| over (input
-/// bit, table-index bit) pairs.
+/// mean (or, with `worst_set`, maximum) over key sets of (collisions + 1) /
+/// (expected collisions of a random function + 1), plus `avalanche_weight` ×
+/// mean |2·P(flip) − 1| over (input bit, table-index bit) pairs.
 pub fn hash_error(params: &HashParams, outputs: &[Value]) -> (f64, f64, f64) {
     let bits = params.table_bits;
     let index = |v: Value| -> u64 {
@@ -189,10 +189,17 @@ pub fn hash_error(params: &HashParams, outputs: &[Value]) -> (f64, f64, f64) {
             }
         }
         let expected = n as f64 - m * (1.0 - (1.0 - 1.0 / m).powf(n as f64));
-        ratio += (collisions as f64 + 1.0) / (expected + 1.0);
+        let set_ratio = (collisions as f64 + 1.0) / (expected + 1.0);
+        if params.worst_set {
+            ratio = f64::max(ratio, set_ratio);
+        } else {
+            ratio += set_ratio;
+        }
         at += n;
     }
-    ratio /= params.set_sizes.len() as f64;
+    if !params.worst_set {
+        ratio /= params.set_sizes.len() as f64;
+    }
     let mut flips = vec![0u32; 64 * bits as usize];
     for k in 0..params.avalanche_keys {
         let base = at + k * 65;
@@ -347,6 +354,7 @@ mod tests {
             set_sizes: vec![16],
             avalanche_keys: 0,
             avalanche_weight: 1.0,
+            worst_set: false,
         };
         let spread: Vec<Value> = (0..16u64).map(|i| Value::U64(i << 60)).collect();
         let clumped: Vec<Value> = (0..16u64).map(Value::U64).collect();

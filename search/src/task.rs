@@ -206,6 +206,9 @@ pub struct HashSpec {
     pub avalanche_keys: Option<usize>,
     /// Weight of the avalanche bias (default 1).
     pub avalanche_weight: Option<f64>,
+    /// How the key sets' collision ratios combine: `mean` (default) or
+    /// `max`, the worst set, so that no set's low ratio pays for another's high one.
+    pub combine: Option<String>,
 }
 
 /// `[limits]`.
@@ -385,6 +388,8 @@ pub struct HashParams {
     pub avalanche_keys: usize,
     /// Weight of the avalanche bias.
     pub avalanche_weight: f64,
+    /// Whether the worst key set's collision ratio counts, rather than the mean.
+    pub worst_set: bool,
 }
 
 /// Mutation operator weights, resolved.
