@@ -132,23 +132,20 @@ pub fn best_program(req: &OptimizeRequest) -> Result<Optimized> {
         task.file.stop.evaluations = Some(e);
     }
     let (key, inputs) = cache_key(&task, req)?;
+    let db = req.cache_dir.join(CACHE_FILE);
+    let offline = req.offline || std::env::var(OFFLINE_VAR).is_ok_and(|v| v == "1");
+    if offline && !db.exists() {
+        // Offline never creates the cache.
+        return Err(not_cached(&task, key, &db));
+    }
     std::fs::create_dir_all(&req.cache_dir).map_err(|source| ErrorKind::Io {
         path: req.cache_dir.display().to_string(),
         source,
     })?;
-    let db = req.cache_dir.join(CACHE_FILE);
     let mut archive = Archive::open(&db)?;
-    let offline = req.offline || std::env::var(OFFLINE_VAR).is_ok_and(|v| v == "1");
     let (run, program_text, fitness, from_cache) = match archive.optimized(&key)? {
         Some((run, text, fitness)) => (run, text, fitness, true),
-        None if offline => {
-            return Err(ErrorKind::NotCached {
-                task: task.file.name.clone(),
-                key,
-                cache: db.display().to_string(),
-            }
-            .into());
-        }
+        None if offline => return Err(not_cached(&task, key, &db)),
         None => {
             let (run, text, fitness) = search(&task, &path, req, &mut archive)?;
             archive.record_optimized(&key, run, &text, &fitness)?;
@@ -183,6 +180,15 @@ pub fn best_program(req: &OptimizeRequest) -> Result<Optimized> {
         from_cache,
         inputs,
     })
+}
+
+fn not_cached(task: &Task, key: String, db: &Path) -> crate::Error {
+    ErrorKind::NotCached {
+        task: task.file.name.clone(),
+        key,
+        cache: db.display().to_string(),
+    }
+    .into()
 }
 
 /// Writes the Rust export to `out_dir/file_name` (only if it changed, so the

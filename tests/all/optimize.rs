@@ -86,6 +86,7 @@ fn offline_with_an_empty_cache_fails_naming_the_key() {
         message.contains("CRUCIBLE_OFFLINE") && message.contains(key.as_str()),
         "{message}"
     );
+    assert!(!cache.exists(), "offline mode created the cache");
     std::fs::remove_dir_all(cache.parent().unwrap()).unwrap();
 }
 
