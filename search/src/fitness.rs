@@ -360,4 +360,27 @@ mod tests {
         let clumped: Vec<Value> = (0..16u64).map(Value::U64).collect();
         assert!(hash_error(&params, &spread).1 < hash_error(&params, &clumped).1);
     }
+
+    #[test]
+    fn worst_set_counts_the_collapsed_set_alone() {
+        let mut params = HashParams {
+            table_bits: 4,
+            set_sizes: vec![16, 16],
+            avalanche_keys: 0,
+            avalanche_weight: 1.0,
+            worst_set: false,
+        };
+        // A perfect spread on the first set, one bucket for the second.
+        let outputs: Vec<Value> = (0..16u64)
+            .map(|i| Value::U64(i << 60))
+            .chain((0..16).map(|_| Value::U64(0)))
+            .collect();
+        let mean = hash_error(&params, &outputs).1;
+        params.worst_set = true;
+        let worst = hash_error(&params, &outputs).1;
+        params.set_sizes = vec![16];
+        let collapsed = hash_error(&params, &outputs[16..]).1;
+        assert_eq!(worst, collapsed);
+        assert!(mean < worst, "mean {mean}, worst {worst}");
+    }
 }

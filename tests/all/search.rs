@@ -47,6 +47,20 @@ fn hash_baselines_rank_fmix64_above_fxhash() {
 }
 
 #[test]
+fn held_out_cases_are_new_draws_of_seeded_generators() {
+    for name in ["hash-u64.toml", "koza-quartic.toml", "count-odd.toml"] {
+        let task = load(name);
+        let held = task
+            .held_out()
+            .unwrap_or_else(|| panic!("{name}: no validation"));
+        assert_eq!(held.cases.len(), task.cases.len(), "{name}");
+        assert_ne!(held.cases.id, task.cases.id, "{name}");
+    }
+    // A grid has no seed to draw other points with.
+    assert!(load("keijzer-6.toml").held_out().is_none());
+}
+
+#[test]
 fn exp_baselines_are_accurate_to_a_few_ulps() {
     let task = load("exp-f32.toml");
     for (path, text) in &task.baselines {
@@ -117,6 +131,8 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     std::fs::create_dir_all(&dir).unwrap();
     let (whole_db, killed_db) = (dir.join("whole.db"), dir.join("killed.db"));
     let whole = evolve_json(&["--seed", "1", "--db", whole_db.to_str().unwrap(), task]);
+    let held_out = &whole["validation"]["programs"]["best"]["held_out"];
+    assert!(held_out["error"].is_number(), "{}", whole["validation"]);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_crucible"))
         .args([
