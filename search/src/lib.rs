@@ -67,6 +67,7 @@ pub mod eval;
 pub mod fitness;
 pub mod gp;
 pub mod hash;
+pub mod native;
 pub mod optimize;
 pub mod proposer;
 pub mod select;
