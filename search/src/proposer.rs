@@ -901,12 +901,17 @@ struct Process {
 
 impl Process {
     fn spawn(command: &str) -> std::io::Result<Process> {
-        let mut child = Command::new("sh")
-            .args(["-c", command])
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", command])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+            .stderr(Stdio::inherit());
+        // Its own process group, so that dropping the session ends whatever
+        // `sh` started too: a grandchild left running would hold our stderr
+        // open (and a caller reading it to the end would wait for it).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = channel();
@@ -991,8 +996,19 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // Closing stdin asks a well-behaved proposer to exit; then make sure.
+        // Closing stdin asks a well-behaved proposer to exit; then make sure,
+        // for the whole process group (the crate denies `unsafe`, so no
+        // `killpg`: the shell's `kill` does it).
         self.stdin = None;
+        #[cfg(unix)]
+        {
+            let _ = Command::new("sh")
+                .args(["-c", &format!("kill -9 -{} 2>/dev/null", self.child.id())])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
