@@ -8,6 +8,9 @@
 //! functional-equivalence cache, which is part of a run's state) and
 //! `optimized` (the build-time optimizer's results, keyed by the content hash
 //! of what made them; see [`crate::optimize`]).
+//! A run with a proposer also has a row in `proposers` (the command and how
+//! often it is asked) and one row in `proposals` per program it proposed
+//! (round, parents, text, outcome), enough to replay the run without it.
 //! [`Archive::commit_generation`] writes a generation in one transaction, so a
 //! `kill -9` loses at most the generation that was running.
 
@@ -19,10 +22,13 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{GenReport, GenStats, SavedFitness, Snapshot};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fitness::Fitness;
+use crate::proposer::Record;
 
 /// An open archive.
 pub struct Archive {
     conn: Connection,
+    /// Proposals waiting for the next [`Archive::commit_generation`]: (run, generation, record).
+    staged: Vec<(i64, u64, Record)>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -77,6 +83,24 @@ pub struct ProgramRow {
     pub confirmation: Option<String>,
 }
 
+/// How a run asked its proposer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProposerRow {
+    /// The command line (or `replay of run N`).
+    pub command: String,
+    /// Generations between requests; an answer is due this many generations after its request.
+    pub every: u64,
+}
+
+/// An archived proposal: the generation its round was answered in, and the record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProposalRow {
+    /// The generation after which it was screened (and, if evaluated, adopted).
+    pub generation: u64,
+    /// The proposal.
+    pub record: Record,
+}
+
 /// What a resumed run needs.
 #[derive(Debug)]
 pub struct ResumeState {
@@ -106,6 +130,11 @@ CREATE INDEX IF NOT EXISTS programs_run ON programs (run, kind);
 CREATE TABLE IF NOT EXISTS checkpoints (run INTEGER PRIMARY KEY, generation INTEGER NOT NULL, snapshot TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cache (run INTEGER NOT NULL, key TEXT NOT NULL, fitness TEXT NOT NULL, PRIMARY KEY (run, key));
 CREATE TABLE IF NOT EXISTS optimized (key TEXT PRIMARY KEY, run INTEGER NOT NULL, text TEXT NOT NULL, fitness TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS proposers (run INTEGER PRIMARY KEY, command TEXT NOT NULL, every INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS proposals (
+    run INTEGER NOT NULL, generation INTEGER NOT NULL, round INTEGER NOT NULL, idx INTEGER NOT NULL,
+    parents TEXT NOT NULL, text TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT, error REAL,
+    PRIMARY KEY (run, round, idx));
 ";
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
@@ -127,7 +156,10 @@ impl Archive {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
         )?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Archive { conn })
+        Ok(Archive {
+            conn,
+            staged: Vec::new(),
+        })
     }
 
     /// An archive in memory (for tests and benchmarks).
@@ -137,7 +169,10 @@ impl Archive {
     pub fn in_memory() -> Result<Archive> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Archive { conn })
+        Ok(Archive {
+            conn,
+            staged: Vec::new(),
+        })
     }
 
     /// Records a new run and returns its id.
@@ -159,9 +194,103 @@ impl Archive {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Records that `run` asks the proposer `command` every `every` generations.
+    ///
+    /// # Errors
+    /// If SQLite fails.
+    pub fn record_proposer(&self, run: i64, command: &str, every: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO proposers (run, command, every) VALUES (?1, ?2, ?3)",
+            params![run, command, every as i64],
+        )?;
+        Ok(())
+    }
+
+    /// How `run` asked its proposer, if it had one.
+    ///
+    /// # Errors
+    /// If SQLite fails.
+    pub fn proposer(&self, run: i64) -> Result<Option<ProposerRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT command, every FROM proposers WHERE run = ?1",
+                params![run],
+                |r| {
+                    Ok(ProposerRow {
+                        command: r.get(0)?,
+                        every: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Holds proposals screened after `generation` until the next
+    /// [`Archive::commit_generation`], which writes them in its transaction.
+    pub fn stage_proposals(&mut self, run: i64, generation: u64, records: &[Record]) {
+        self.staged
+            .extend(records.iter().map(|r| (run, generation, r.clone())));
+    }
+
+    /// The proposals of a run, by round and position.
+    ///
+    /// # Errors
+    /// If SQLite fails or a row is corrupt.
+    pub fn proposals(&self, run: i64) -> Result<Vec<ProposalRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT generation, round, idx, parents, text, outcome, detail, error FROM proposals WHERE run = ?1 ORDER BY round, idx",
+        )?;
+        let rows = stmt.query_map(params![run], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<f64>>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (generation, round, index, parents, text, outcome, detail, error) = row?;
+            out.push(ProposalRow {
+                generation: generation as u64,
+                record: Record {
+                    round: round as u64,
+                    index: index as usize,
+                    parents: unjson(&parents)?,
+                    text,
+                    outcome,
+                    detail,
+                    error,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The task file path and text recorded for a run.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Archive`] if there is no such run.
+    pub fn task_of(&self, run: i64) -> Result<(String, String)> {
+        self.conn
+            .query_row(
+                "SELECT task_path, task_text FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::archive(format!("no run {run}")))
+    }
+
     /// Writes one generation in one transaction: statistics, new best and
-    /// correct programs (with confirmations), cache entries, the checkpoint and
-    /// the run summary.
+    /// correct programs (with confirmations), cache entries, the proposals
+    /// staged with [`Archive::stage_proposals`], the checkpoint and the run
+    /// summary.
     ///
     /// # Errors
     /// If SQLite fails; nothing of the generation is then written.
@@ -174,7 +303,24 @@ impl Archive {
         snapshot: &Snapshot,
         best_text: &str,
     ) -> Result<()> {
+        let staged = std::mem::take(&mut self.staged);
         let tx = self.conn.transaction()?;
+        for (run, generation, r) in &staged {
+            tx.execute(
+                "INSERT OR REPLACE INTO proposals (run, generation, round, idx, parents, text, outcome, detail, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    run,
+                    *generation as i64,
+                    r.round as i64,
+                    r.index as i64,
+                    json(&r.parents)?,
+                    r.text,
+                    r.outcome,
+                    r.detail,
+                    r.error
+                ],
+            )?;
+        }
         tx.execute(
             "INSERT OR REPLACE INTO generations (run, generation, stats) VALUES (?1, ?2, ?3)",
             params![run, stats.generation as i64, json(stats)?],
@@ -323,6 +469,10 @@ impl Archive {
         )?;
         self.conn.execute(
             "DELETE FROM programs WHERE run = ?1 AND generation > ?2",
+            params![run, generation as i64],
+        )?;
+        self.conn.execute(
+            "DELETE FROM proposals WHERE run = ?1 AND generation > ?2",
             params![run, generation as i64],
         )?;
         Ok(())
