@@ -3,6 +3,8 @@
 //!
 //! Only this module reads the clock: for the progress bar, the optional
 //! wall-time limit and the run's creation time. None of it enters fitness.
+//! The proposer (`--proposer`) waits on the clock too, for its timeout; what
+//! it answered is archived, so `--replay` reruns the same search without it.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use anyhow::Context;
 use crucible_search::archive::Archive;
 use crucible_search::engine::{self, Engine, RunOptions};
 use crucible_search::eval::{self, Evaluator, InterpEvaluator};
+use crucible_search::proposer::{Outcome, ProposerConfig, Record, Session, Tally};
 use crucible_search::task::Task;
 use crucible_search::tier0::{self, Tier0Evaluator};
 use crucible_search::tier1::{self, CostModel, Tier1Evaluator, TieredEvaluator};
@@ -21,7 +24,7 @@ use crucible_search::tier1::{self, CostModel, Tier1Evaluator, TieredEvaluator};
 #[derive(clap::Args)]
 pub struct EvolveArgs {
     /// The task file (TOML).
-    #[arg(required_unless_present = "resume")]
+    #[arg(required_unless_present_any = ["resume", "replay"])]
     task: Option<PathBuf>,
     /// The run seed: a run is a function of (task, seed).
     #[arg(long, default_value_t = 1)]
@@ -50,6 +53,123 @@ pub struct EvolveArgs {
     /// The evaluation tier of the inner loop; the results are the same.
     #[arg(long, value_enum, default_value = "tier0")]
     tier: EvalTier,
+    /// An external program proposing candidates (JSON Lines on stdin and
+    /// stdout; see search/src/proposer.rs), run with `sh -c`.
+    #[arg(long, value_name = "CMD", conflicts_with = "replay")]
+    proposer: Option<String>,
+    /// Generations between proposer requests; each answer is taken this many
+    /// generations after its request, so GP runs while the proposer thinks.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    proposer_every: u64,
+    /// Seconds to wait for an answer once it is due (wall clock, outside fitness).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    proposer_timeout: f64,
+    /// Reruns run RUN as a new run, answering its proposer's rounds from the
+    /// archive instead of a process: same task, seed and generations, same result.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["resume", "task", "seed"])]
+    replay: Option<i64>,
+}
+
+/// Programs asked for per request.
+const PROGRAMS_PER_REQUEST: usize = 4;
+
+/// Parents (distinct texts, best first, from island 0) shown per request.
+const PARENTS_PER_REQUEST: usize = 3;
+
+/// A request in flight: its round, the generation its answer is due and the parents it showed.
+struct InFlight {
+    round: u64,
+    due: u64,
+    parents: Vec<u64>,
+}
+
+/// The proposer side of a run: a [`Session`] on a schedule.
+///
+/// After generation `g` with `g % every == 0` a request goes out; its answer
+/// is screened and adopted after generation `g + every`, whenever it actually
+/// arrived, so what the population sees depends only on what was answered,
+/// never on timing. Only one request is in flight at a time.
+struct Proposing {
+    session: Session,
+    every: u64,
+    in_flight: Option<InFlight>,
+}
+
+impl Proposing {
+    /// Runs the schedule after the generation just finished: screens the answer
+    /// due now and adopts what was evaluated, then sends the next request if
+    /// one is due. Returns the proposals screened, for the archive.
+    fn tick(
+        &mut self,
+        engine: &mut Engine<'_>,
+        task: &Task,
+        evaluator: &dyn Evaluator,
+    ) -> anyhow::Result<Vec<Record>> {
+        let generation = engine.generation();
+        let mut screened = Vec::new();
+        if let Some(flight) = self.in_flight.take_if(|f| f.due <= generation) {
+            let before = self.session.records().len();
+            for p in self.session.receive(task, evaluator, flight.round)? {
+                if let Outcome::Evaluated {
+                    genome, fitness, ..
+                } = p.outcome
+                {
+                    engine.adopt(genome, fitness, flight.parents.clone());
+                    self.session.adopted(1);
+                }
+            }
+            screened = self.session.records()[before..].to_vec();
+        }
+        if self.in_flight.is_none()
+            && generation.is_multiple_of(self.every)
+            && self.session.is_active()
+        {
+            let parents = top_parents(engine, PARENTS_PER_REQUEST);
+            let request = self.session.request(task, &parents);
+            if self.session.send(&request) {
+                self.in_flight = Some(InFlight {
+                    round: request.round,
+                    due: generation + self.every,
+                    parents: parents.iter().map(|(id, _)| *id).collect(),
+                });
+            }
+        }
+        Ok(screened)
+    }
+}
+
+/// The best individuals of island 0 with distinct texts, best first.
+fn top_parents(engine: &Engine<'_>, k: usize) -> Vec<(u64, String)> {
+    let order = engine.order();
+    let mut members: Vec<&engine::Individual> = engine.islands()[0].iter().collect();
+    members.sort_by(|a, b| order.cmp(&a.fitness, &b.fitness));
+    let mut out: Vec<(u64, String)> = Vec::new();
+    for i in members {
+        if out.len() == k {
+            break;
+        }
+        let text = engine.text_of(&i.genome);
+        if out.iter().all(|(_, t)| *t != text) {
+            out.push((i.id, text));
+        }
+    }
+    out
+}
+
+fn tally_line(t: &Tally) -> String {
+    format!(
+        "proposals: {} in {} rounds ({} failed): {} invalid, {} misfit, {} duplicate-text, \
+         {} duplicate-behaviour, {} evaluated, {} adopted",
+        t.proposed,
+        t.rounds,
+        t.failed_rounds,
+        t.invalid,
+        t.misfit,
+        t.duplicate_text,
+        t.duplicate_behaviour,
+        t.evaluated,
+        t.adopted
+    )
 }
 
 /// Which evaluator runs the inner loop.
@@ -115,15 +235,35 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         let db = db_path(&args.db);
         Archive::open(&db).with_context(|| format!("opening archive {}", db.display()))?
     };
-    let (task, run, resume) = match args.resume {
-        Some(run) => {
+    let mut replay_of: Option<(i64, u64)> = None;
+    let (task, run, resume) = match (args.resume, args.replay) {
+        (Some(run), _) => {
             let state = archive.resume_state(run)?;
             let task = Task::from_text(std::path::Path::new(&state.task_path), &state.task_text)
                 .with_context(|| format!("reloading the task of run {run}"))?;
             archive.truncate_after(run, state.snapshot.generation)?;
             (task, run, Some(state))
         }
-        None => {
+        (None, Some(original)) => {
+            let (task_path, task_text) = archive.task_of(original)?;
+            let task = Task::from_text(std::path::Path::new(&task_path), &task_text)
+                .with_context(|| format!("reloading the task of run {original}"))?;
+            let row = archive.run(original)?;
+            let created = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let run = archive.create_run(
+                &task.file.name,
+                &task_path,
+                &task.text,
+                row.seed,
+                &created.to_string(),
+            )?;
+            replay_of = Some((original, row.seed));
+            (task, run, None)
+        }
+        (None, None) => {
             let path = args
                 .task
                 .clone()
@@ -144,7 +284,55 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             (task, run, None)
         }
     };
-    let seed = resume.as_ref().map_or(args.seed, |s| s.snapshot.seed);
+    let seed = match (&resume, replay_of) {
+        (Some(state), _) => state.snapshot.seed,
+        (None, Some((_, seed))) => seed,
+        (None, None) => args.seed,
+    };
+    // A replay stops where the original did: at its last generation at the latest.
+    let generations = match replay_of {
+        Some((original, _)) => args
+            .generations
+            .or(Some(archive.run(original)?.generations)),
+        None => args.generations,
+    };
+    let mut proposing = match (&args.proposer, replay_of) {
+        (Some(command), _) => {
+            let config = ProposerConfig {
+                command: command.clone(),
+                timeout: Duration::from_secs_f64(args.proposer_timeout.max(0.0)),
+                programs_per_request: PROGRAMS_PER_REQUEST,
+            };
+            archive.record_proposer(run, command, args.proposer_every)?;
+            Some(Proposing {
+                session: Session::start(&config),
+                every: args.proposer_every,
+                in_flight: None,
+            })
+        }
+        (None, Some((original, _))) => match archive.proposer(original)? {
+            Some(row) => {
+                let config = ProposerConfig {
+                    command: format!("replay of run {original}"),
+                    timeout: Duration::ZERO,
+                    programs_per_request: PROGRAMS_PER_REQUEST,
+                };
+                let records: Vec<Record> = archive
+                    .proposals(original)?
+                    .into_iter()
+                    .map(|p| p.record)
+                    .collect();
+                archive.record_proposer(run, &config.command, row.every)?;
+                Some(Proposing {
+                    session: Session::replay(&config, &records),
+                    every: row.every,
+                    in_flight: None,
+                })
+            }
+            None => None,
+        },
+        (None, None) => None,
+    };
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -160,10 +348,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .map(Tier1Evaluator::new)
     };
-    let opts = RunOptions {
-        seed,
-        generations: args.generations,
-    };
+    let opts = RunOptions { seed, generations };
     let tier0 = match args.tier {
         EvalTier::Tier0 => {
             let model = load_cost_model(&args.db);
@@ -192,10 +377,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         Some(t) => t,
         None => &InterpEvaluator,
     };
-    let gens = args
-        .generations
-        .or(task.file.stop.generations)
-        .unwrap_or(50);
+    let gens = generations.or(task.file.stop.generations).unwrap_or(50);
     let bar = if std::io::stderr().is_terminal() && !args.json {
         indicatif::ProgressBar::new(gens)
     } else {
@@ -225,6 +407,13 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|(t, _)| confirm_text(sandbox.as_ref(), &task, t))
                     .collect();
+                if let Some(p) = &mut proposing {
+                    let records = p.tick(&mut engine, &task, evaluator)?;
+                    archive.stage_proposals(run, engine.generation(), &records);
+                    for line in p.session.take_log() {
+                        bar.suspend(|| eprintln!("{line}"));
+                    }
+                }
                 let best = engine.text_of(&engine.best().expect("after start").genome);
                 archive.commit_generation(
                     run,
@@ -251,6 +440,13 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                 break "wall-time";
             }
             let (stats, report) = engine.step()?;
+            if let Some(p) = &mut proposing {
+                let records = p.tick(&mut engine, &task, evaluator)?;
+                archive.stage_proposals(run, engine.generation(), &records);
+                for line in p.session.take_log() {
+                    bar.suspend(|| eprintln!("{line}"));
+                }
+            }
             let confirmations: Vec<String> = report
                 .new_best
                 .iter()
@@ -317,6 +513,9 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         baselines.push((path.display().to_string(), f));
     }
     let validation = validate(&task, evaluator, &best_text)?;
+    let tally = proposing.as_ref().map(|p| p.session.tally());
+    // Stop the proposer before the summary: a process that hangs must not outlive the run.
+    drop(proposing);
     let seconds = started.elapsed().as_secs_f64();
     let digest = format!("{:016x}", stats.digest);
     if args.json {
@@ -337,6 +536,8 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             "confirmation": confirmation,
             "saved": out_path.display().to_string(),
             "seconds": seconds,
+            "proposals": tally,
+            "replay_of": replay_of.map(|(r, _)| r),
             "baselines": baselines.iter().map(|(p, f)| serde_json::json!({"path": p, "fitness": f, "scalar": engine.order().scalar(f)})).collect::<Vec<_>>(),
             "validation": validation,
         });
@@ -381,6 +582,9 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                     score["held_out"]["hits"]
                 );
             }
+        }
+        if let Some(t) = &tally {
+            println!("{}", tally_line(t));
         }
         println!("digest {digest}; saved to {}", out_path.display());
         println!("{best_text}");
@@ -550,6 +754,34 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             "  {:>4}  {:.6e}  {:.6e}  {:>6.1}  {:>9}  {:>9}",
             s.generation, s.best_error, s.mean_error, s.mean_size, s.evaluations, s.cache_hits
         );
+    }
+    if let Some(p) = archive.proposer(args.run)? {
+        let proposals = archive.proposals(args.run)?;
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for row in &proposals {
+            *counts.entry(row.record.outcome.as_str()).or_default() += 1;
+        }
+        let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!(
+            "\nproposer `{}` every {} generations: {} proposals{}{}",
+            p.command,
+            p.every,
+            proposals.len(),
+            if counts.is_empty() { "" } else { ": " },
+            counts.join(", ")
+        );
+        for row in &proposals {
+            let r = &row.record;
+            let what = match (&r.detail, r.error) {
+                (_, Some(e)) => format!("error {e:.6e}"),
+                (Some(d), None) => d.lines().next().unwrap_or("").to_string(),
+                (None, None) => String::new(),
+            };
+            println!(
+                "  gen {:>4}  round {:>3}-{:<2} {:<19} {}",
+                row.generation, r.round, r.index, r.outcome, what
+            );
+        }
     }
     if let Ok(best) = archive.best_text(args.run) {
         println!("\nbest program:\n{best}");

@@ -8,4 +8,5 @@ mod grade;
 mod llm;
 mod native;
 mod optimize;
+mod proposer;
 mod search;
