@@ -43,7 +43,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use crucible_compiler::CheckedProgram;
@@ -891,11 +891,13 @@ fn statement_types(checked: &CheckedProgram) -> BTreeMap<u32, crucible_compiler:
     out
 }
 
-/// The proposer's process: requests go to its stdin, a reader thread turns
-/// its stdout into lines on a channel so a wait can time out.
+/// The proposer's process: a writer thread feeds requests to its stdin (so
+/// a proposer that reads nothing cannot block the run once the pipe is
+/// full), a reader thread turns its stdout into lines on a channel so a wait
+/// can time out.
 struct Process {
     child: Child,
-    stdin: Option<ChildStdin>,
+    requests: Option<Sender<Vec<u8>>>,
     lines: Receiver<String>,
 }
 
@@ -912,7 +914,9 @@ impl Process {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn()?;
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().expect("piped stdin");
+        let (requests, to_write) = channel::<Vec<u8>>();
+        std::thread::spawn(move || write_requests(stdin, to_write));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -925,20 +929,21 @@ impl Process {
         });
         Ok(Process {
             child,
-            stdin,
+            requests: Some(requests),
             lines: rx,
         })
     }
 
     fn send(&mut self, request: &Request) -> std::io::Result<()> {
-        let stdin = self
-            .stdin
-            .as_mut()
+        let requests = self
+            .requests
+            .as_ref()
             .ok_or_else(|| std::io::Error::other("stdin closed"))?;
         let mut line = serde_json::to_vec(request).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        stdin.write_all(&line)?;
-        stdin.flush()
+        requests
+            .send(line)
+            .map_err(|_| std::io::Error::other("its stdin is closed"))
     }
 
     /// The programs answering `round`, and log lines about stale answers skipped.
@@ -994,12 +999,23 @@ impl Process {
     }
 }
 
+/// The writer thread: writes each request to the proposer's stdin until the
+/// channel closes (the session ended) or a write fails (the proposer exited);
+/// dropping `stdin` then closes the pipe.
+fn write_requests(mut stdin: ChildStdin, requests: Receiver<Vec<u8>>) {
+    for line in requests {
+        if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
+            break;
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         // Closing stdin asks a well-behaved proposer to exit; then make sure,
         // for the whole process group (the crate denies `unsafe`, so no
         // `killpg`: the shell's `kill` does it).
-        self.stdin = None;
+        self.requests = None;
         #[cfg(unix)]
         {
             let _ = Command::new("sh")
@@ -1225,6 +1241,37 @@ mod tests {
             "{log:#?}"
         );
         assert_eq!(exits.tally().failed_rounds, 3);
+    }
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::*;
+
+    #[test]
+    fn a_proposer_that_reads_nothing_does_not_block_sending() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let task = Task::load(&repo.join("search/tasks/koza-quartic.toml")).unwrap();
+        let mut process = Process::spawn("sleep 1000").unwrap();
+        // Far more than a pipe holds (64 KiB on Linux).
+        let request = Request {
+            kind: "propose".into(),
+            round: 1,
+            task: task_info(&task),
+            language: "x".repeat(1 << 20),
+            want: 1,
+            parents: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        for _ in 0..3 {
+            process.send(&request).unwrap();
+        }
+        let started = Instant::now();
+        assert_eq!(
+            process.receive(1, Duration::from_millis(100)).unwrap_err(),
+            "no answer within 0.1 s"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
 
