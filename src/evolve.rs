@@ -55,7 +55,8 @@ pub struct EvolveArgs {
     tier: EvalTier,
     /// An external program proposing candidates (JSON Lines on stdin and
     /// stdout; see search/src/proposer.rs), run with `sh -c`.
-    #[arg(long, value_name = "CMD", conflicts_with = "replay")]
+    /// Not with `--resume`: a proposer session is not part of the checkpoint.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["replay", "resume"])]
     proposer: Option<String>,
     /// Generations between proposer requests; each answer is taken this many
     /// generations after its request, so GP runs while the proposer thinks.
@@ -242,6 +243,15 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             let task = Task::from_text(std::path::Path::new(&state.task_path), &state.task_text)
                 .with_context(|| format!("reloading the task of run {run}"))?;
             archive.truncate_after(run, state.snapshot.generation)?;
+            if archive.proposer(run)?.is_some() {
+                // FIXME: restore the session (round, dedup sets, the round in
+                // flight) with the checkpoint; until then the proposals made
+                // before the interruption stay and `--replay` reproduces this.
+                eprintln!(
+                    "warning: run {run} had a proposer; it resumes on GP alone, \
+                     so it will differ from an uninterrupted run"
+                );
+            }
             (task, run, Some(state))
         }
         (None, Some(original)) => {
