@@ -114,6 +114,12 @@ fn main() {
     let pop = population(1);
     let refs: Vec<&CheckedProgram> = pop.iter().collect();
     let tier0 = Tier0Evaluator::new(&sb_tier0, InterpEvaluator).expect("evaluator guest built");
+    // For the profile only: the same guest with wasmtime fuel metering off.
+    let mut nofuel = crucible_search::tier0::sandbox_config(1);
+    nofuel.consume_fuel = false;
+    let sb_nofuel = sandbox::Sandbox::new(&nofuel).unwrap();
+    let tier0_nofuel =
+        Tier0Evaluator::new(&sb_nofuel, InterpEvaluator).expect("evaluator guest built");
     let mut rows = Vec::new();
     pool.install(|| {
         for n in [20usize, 100, 10_000] {
@@ -124,6 +130,14 @@ fn main() {
             });
             rows.push(Row {
                 what: "tier 0: evaluator guest in the sandbox (lower + run)".into(),
+                n_cases: n,
+                seconds: s,
+            });
+            let s = best(reps, || {
+                tier0_nofuel.run("f", &refs, &cs, u64::MAX / 8).unwrap();
+            });
+            rows.push(Row {
+                what: "  profile: tier 0 with wasmtime fuel off (not for use)".into(),
                 n_cases: n,
                 seconds: s,
             });

@@ -33,22 +33,18 @@ const NAN32: u64 = 0x7fc0_0000;
 const NAN64: u64 = 0x7ff8_0000_0000_0000;
 
 #[inline(always)]
-fn canon32(bits: u32) -> u64 {
-    if bits & 0x7fff_ffff > 0x7f80_0000 {
-        NAN32
-    } else {
-        bits as u64
-    }
+fn canon32(r: f32) -> u64 {
+    // Branch-free select on the bits, with the NaN test as a float compare:
+    // vectorises to f32x4.ne + v128 logic (an integer range test on the bits
+    // does not: Wasm SIMD lacks the unsigned 64-bit compare it needs).
+    let mask = ((r != r) as u32).wrapping_neg();
+    ((r.to_bits() & !mask) | (NAN32 as u32 & mask)) as u64
 }
 
 #[inline(always)]
-fn canon64(bits: u64) -> u64 {
-    // Signed compare of a non-negative value: Wasm SIMD has i64x2.gt_s only.
-    if (bits & 0x7fff_ffff_ffff_ffff) as i64 > 0x7ff0_0000_0000_0000 {
-        NAN64
-    } else {
-        bits
-    }
+fn canon64(r: f64) -> u64 {
+    let mask = ((r != r) as u64).wrapping_neg();
+    (r.to_bits() & !mask) | (NAN64 & mask)
 }
 
 /// Allocates `bytes` of guest memory for the host.
@@ -350,28 +346,28 @@ fn binary(
     }
     match (ty, op) {
         (Scalar::F64, BinOp::Add) => {
-            go!(|x, y| canon64((f64::from_bits(x) + f64::from_bits(y)).to_bits()))
+            go!(|x, y| canon64(f64::from_bits(x) + f64::from_bits(y)))
         }
         (Scalar::F64, BinOp::Sub) => {
-            go!(|x, y| canon64((f64::from_bits(x) - f64::from_bits(y)).to_bits()))
+            go!(|x, y| canon64(f64::from_bits(x) - f64::from_bits(y)))
         }
         (Scalar::F64, BinOp::Mul) => {
-            go!(|x, y| canon64((f64::from_bits(x) * f64::from_bits(y)).to_bits()))
+            go!(|x, y| canon64(f64::from_bits(x) * f64::from_bits(y)))
         }
         (Scalar::F64, BinOp::Div) => {
-            go!(|x, y| canon64((f64::from_bits(x) / f64::from_bits(y)).to_bits()))
+            go!(|x, y| canon64(f64::from_bits(x) / f64::from_bits(y)))
         }
         (Scalar::F32, BinOp::Add) => {
-            go!(|x, y| canon32((f32::from_bits(x as u32) + f32::from_bits(y as u32)).to_bits()))
+            go!(|x, y| canon32(f32::from_bits(x as u32) + f32::from_bits(y as u32)))
         }
         (Scalar::F32, BinOp::Sub) => {
-            go!(|x, y| canon32((f32::from_bits(x as u32) - f32::from_bits(y as u32)).to_bits()))
+            go!(|x, y| canon32(f32::from_bits(x as u32) - f32::from_bits(y as u32)))
         }
         (Scalar::F32, BinOp::Mul) => {
-            go!(|x, y| canon32((f32::from_bits(x as u32) * f32::from_bits(y as u32)).to_bits()))
+            go!(|x, y| canon32(f32::from_bits(x as u32) * f32::from_bits(y as u32)))
         }
         (Scalar::F32, BinOp::Div) => {
-            go!(|x, y| canon32((f32::from_bits(x as u32) / f32::from_bits(y as u32)).to_bits()))
+            go!(|x, y| canon32(f32::from_bits(x as u32) / f32::from_bits(y as u32)))
         }
         (Scalar::I64 | Scalar::U64, BinOp::Add) => go!(|x, y| x.wrapping_add(y)),
         (Scalar::I64 | Scalar::U64, BinOp::Sub) => go!(|x, y| x.wrapping_sub(y)),
