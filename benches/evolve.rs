@@ -15,6 +15,16 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
+    bench("interp", &InterpEvaluator, threads);
+    let sb = crucible_sandbox::Sandbox::new(&crucible_search::tier0::sandbox_config(threads))
+        .expect("sandbox");
+    match crucible_search::tier0::Tier0Evaluator::new(&sb, InterpEvaluator) {
+        Ok(tier0) => bench("tier0", &tier0, threads),
+        Err(e) => println!("tier0: not available ({e})"),
+    }
+}
+
+fn bench(name: &str, evaluator: &dyn Evaluator, threads: usize) {
     let gens: u64 = 10;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("search/tasks/koza-quartic.toml");
     let mut task = Task::load(&path).expect("shipped task loads");
@@ -29,7 +39,7 @@ fn main() {
         let t0 = Instant::now();
         let mut engine = Engine::new(
             &task,
-            &InterpEvaluator,
+            evaluator,
             RunOptions {
                 seed: 1,
                 generations: Some(gens),
@@ -63,7 +73,7 @@ fn main() {
     let t = Instant::now();
     with_threads(threads, || {
         for _ in 0..reps {
-            InterpEvaluator
+            evaluator
                 .run(task.skeleton.entry(), &refs, &task.cases, task.fuel())
                 .expect("eval");
         }
@@ -73,7 +83,7 @@ fn main() {
     let bred = 1000 * gens;
     let total = t_init + t_step + t_archive;
     println!(
-        "koza-quartic, population 1000, {gens} generations, {threads} thread(s), evaluator interp"
+        "\nkoza-quartic, population 1000, {gens} generations, {threads} thread(s), evaluator {name}"
     );
     println!("{:<40} {:>12} {:>14}", "stage", "seconds", "candidates/s");
     println!(
