@@ -37,13 +37,13 @@ fn canon32(r: f32) -> u64 {
     // Branch-free select on the bits, with the NaN test as a float compare:
     // vectorises to f32x4.ne + v128 logic (an integer range test on the bits
     // does not: Wasm SIMD lacks the unsigned 64-bit compare it needs).
-    let mask = ((r != r) as u32).wrapping_neg();
+    let mask = (r.is_nan() as u32).wrapping_neg();
     ((r.to_bits() & !mask) | (NAN32 as u32 & mask)) as u64
 }
 
 #[inline(always)]
 fn canon64(r: f64) -> u64 {
-    let mask = ((r != r) as u64).wrapping_neg();
+    let mask = (r.is_nan() as u64).wrapping_neg();
     (r.to_bits() & !mask) | (NAN64 & mask)
 }
 
@@ -406,6 +406,10 @@ enum Operand<'a> {
 /// vectorises, unrolled by 8 so the engine's per-block fuel and epoch checks
 /// are paid once per 8 lanes rather than once per lane.
 #[inline(always)]
+#[allow(
+    clippy::needless_range_loop,
+    reason = "fixed-length index loops are what the compiler unrolls"
+)]
 fn apply(out: &mut [u64], a: Operand<'_>, b: Operand<'_>, f: impl Fn(u64, u64) -> u64) {
     const U: usize = 8;
     match (a, b) {
