@@ -15,6 +15,7 @@ use anyhow::Context;
 use crucible_search::archive::Archive;
 use crucible_search::engine::{self, Engine, RunOptions};
 use crucible_search::eval::{self, Evaluator, InterpEvaluator};
+use crucible_search::native::NativeEvaluator;
 use crucible_search::proposer::{Outcome, ProposerConfig, Record, Session, Tally};
 use crucible_search::task::Task;
 use crucible_search::tier0::{self, Tier0Evaluator};
@@ -516,13 +517,17 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
         .stats()
         .expect("a started run has statistics")
         .clone();
+    // Tiering rule: the final scoring of our own checked programs (the best
+    // and the shipped baselines) runs natively where it can; results are the
+    // same in every tier. Foreign code never takes this path.
+    let final_eval = NativeEvaluator::new(evaluator);
     let mut baselines = Vec::new();
     for (path, text) in &task.baselines {
-        let f = engine::score_text(&task, evaluator, text)
+        let f = engine::score_text(&task, &final_eval, text)
             .with_context(|| format!("scoring baseline {}", path.display()))?;
         baselines.push((path.display().to_string(), f));
     }
-    let validation = validate(&task, evaluator, &best_text)?;
+    let validation = validate(&task, &final_eval, &best_text)?;
     let tally = proposing.as_ref().map(|p| p.session.tally());
     // Stop the proposer before the summary: a process that hangs must not outlive the run.
     drop(proposing);

@@ -54,6 +54,23 @@ pub trait Evaluator: Send + Sync {
     ) -> Result<Vec<Runs>>;
 }
 
+/// A reference to an evaluator is an evaluator, so tiers can wrap `&dyn Evaluator`.
+impl<E: Evaluator + ?Sized> Evaluator for &E {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn run(
+        &self,
+        entry: &str,
+        candidates: &[&CheckedProgram],
+        cases: &CaseSet,
+        fuel: u64,
+    ) -> Result<Vec<Runs>> {
+        (**self).run(entry, candidates, cases, fuel)
+    }
+}
+
 /// The reference interpreter as an evaluator.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InterpEvaluator;
