@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[path = "../guests/evaluator/src/lib.rs"]
@@ -67,14 +66,13 @@ fn cases(n: usize) -> CaseSet {
     let args: Vec<Vec<Arg>> = (0..n)
         .map(|i| vec![Value::F64(-1.0 + 2.0 * i as f64 / (n - 1) as f64).into()])
         .collect();
-    CaseSet {
-        id: n as u64,
-        params: vec![crucible_compiler::ir::Type::Scalar(
+    CaseSet::from_args(
+        n as u64,
+        vec![crucible_compiler::ir::Type::Scalar(
             crucible_compiler::ir::Scalar::F64,
         )],
-        args: Arc::from(args),
-        expected: Arc::from(Vec::new()),
-    }
+        args,
+    )
 }
 
 /// Best CPU-time of `reps` runs of `f`, in seconds (thread CPU time via wall

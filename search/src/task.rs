@@ -350,6 +350,17 @@ pub struct CaseSet {
 }
 
 impl CaseSet {
+    /// A case set of inputs only (no expected outputs), as evaluators and
+    /// benchmarks use it.
+    pub fn from_args(id: u64, params: Vec<Type>, args: Vec<Vec<Arg>>) -> CaseSet {
+        CaseSet {
+            id,
+            params,
+            args: Arc::from(args),
+            expected: Arc::from(Vec::new()),
+        }
+    }
+
     /// Number of cases.
     pub fn len(&self) -> usize {
         self.args.len()

@@ -346,7 +346,6 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use crate::eval::InterpEvaluator;
@@ -361,12 +360,7 @@ mod tests {
         let args: Vec<Vec<Arg>> = (0..n)
             .map(|_| params.iter().map(|t| random::arg(rng, *t)).collect())
             .collect();
-        CaseSet {
-            id,
-            params: params.to_vec(),
-            args: Arc::from(args),
-            expected: Arc::from(Vec::new()),
-        }
+        CaseSet::from_args(id, params.to_vec(), args)
     }
 
     /// The guest agrees with the interpreter bit for bit, outputs and costs.

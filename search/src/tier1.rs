@@ -271,7 +271,6 @@ pub fn calibrate(
     n_cases: usize,
 ) -> Result<CostModel> {
     use crucible_compiler::random::{self, GenConfig, Rng};
-    use std::sync::Arc;
     use std::time::Instant;
     let mut rng = Rng::new(0xCA11_B8A7);
     let params = vec![crucible_compiler::ir::Type::Scalar(
@@ -290,12 +289,7 @@ pub fn calibrate(
         let args: Vec<Vec<crucible_compiler::value::Arg>> = (0..n)
             .map(|_| vec![random::arg(&mut rng, params[0])])
             .collect();
-        CaseSet {
-            id: n as u64 ^ 0xCA11,
-            params: params.clone(),
-            args: Arc::from(args),
-            expected: Arc::from(Vec::new()),
-        }
+        CaseSet::from_args(n as u64 ^ 0xCA11, params.clone(), args)
     };
     let small = case(1);
     let large = case(n_cases);
@@ -322,7 +316,6 @@ pub fn calibrate(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use crucible_compiler::ir::Type;
@@ -332,12 +325,7 @@ mod tests {
         let args: Vec<Vec<crucible_compiler::value::Arg>> = (0..n)
             .map(|_| params.iter().map(|t| random::arg(rng, *t)).collect())
             .collect();
-        CaseSet {
-            id,
-            params: params.to_vec(),
-            args: Arc::from(args),
-            expected: Arc::from(Vec::new()),
-        }
+        CaseSet::from_args(id, params.to_vec(), args)
     }
 
     /// Tier 1 equals the interpreter: outputs, per-case costs, and where the budget stops.

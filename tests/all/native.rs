@@ -75,18 +75,7 @@ proptest! {
 /// Hand-picked edge cases, each once (the same program as `differential.rs`).
 #[test]
 fn edge_cases_agree() {
-    let src = r#"
-fn f(a: i32, b: i64, x: f32, y: f64) -> f64 {
-    let q = a / 0 + a % 0 + (-2147483648) / -1 + (-2147483648) % -1;
-    let r = b / 0 + b % 0 + (-9223372036854775807 - 1) / -1;
-    let s = (a << 33) + (a >> -1) + rotl(a, 65);
-    let nan = x / 0.0 - x / 0.0;
-    let t = min(-0.0f32, 0.0f32) + max(nan, 1.0);
-    let u = f64::from_bits(f64::to_bits(y) | 1) + nearest(2.5) + nearest(-0.5);
-    let v = (y * 1e300) as i32 + (f64::NAN as u64) as i32 + (-1.5e10 as u32) as i32;
-    return (q + s + v) as f64 + r as f64 + t as f64 + u + (x as f64) + copysign(1.0, -0.0);
-}
-"#;
+    let src = include_str!("programs/edge_cases.cru");
     let c = crucible_compiler::compile_text(src).unwrap();
     let f = native::compile(&c, "f", &NativeOptions { budget: None }).unwrap();
     let interp = Interpreter::new(&c);
