@@ -55,11 +55,9 @@ pub fn expr_cost(checked: &CheckedProgram, e: &Expr) -> u64 {
             _ => 1,
         },
     };
-    own + e
-        .children()
-        .iter()
-        .map(|c| expr_cost(checked, c))
-        .sum::<u64>()
+    let mut total = own;
+    e.for_each_child(|c| total += expr_cost(checked, c));
+    total
 }
 
 /// The cost of one run of a straight-line function (every statement runs

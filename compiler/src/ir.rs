@@ -900,9 +900,7 @@ fn renumber_block(block: &mut Block, next: &mut u32) {
 
 fn renumber_expr(expr: &mut Expr, next: &mut u32) {
     expr.id = take(next);
-    for child in expr.children_mut() {
-        renumber_expr(child, next);
-    }
+    expr.for_each_child_mut(|child| renumber_expr(child, next));
 }
 
 fn visit_block<'a>(block: &'a Block, f: &mut dyn FnMut(Node<'a>)) {
@@ -937,9 +935,7 @@ fn visit_block<'a>(block: &'a Block, f: &mut dyn FnMut(Node<'a>)) {
 
 fn visit_expr<'a>(expr: &'a Expr, f: &mut dyn FnMut(Node<'a>)) {
     f(Node::Expr(expr));
-    for child in expr.children() {
-        visit_expr(child, f);
-    }
+    expr.for_each_child(|child| visit_expr(child, f));
 }
 
 fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(NodeMut<'_>)) {
@@ -974,9 +970,7 @@ fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(NodeMut<'_>)) {
 
 fn visit_expr_mut(expr: &mut Expr, f: &mut dyn FnMut(NodeMut<'_>)) {
     f(NodeMut::Expr(expr));
-    for child in expr.children_mut() {
-        visit_expr_mut(child, f);
-    }
+    expr.for_each_child_mut(|child| visit_expr_mut(child, f));
 }
 
 impl Expr {
@@ -1009,14 +1003,45 @@ impl Expr {
         }
     }
 
+    /// Calls `f` on each direct sub-expression, left to right, without
+    /// allocating (the traversals of the hot paths use this).
+    pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
+        match &self.kind {
+            ExprKind::Lit(_) | ExprKind::Var(_) => {}
+            ExprKind::Unary(_, e) | ExprKind::Cast(e, _) => f(e),
+            ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
+                f(a);
+                f(b);
+            }
+            ExprKind::Call(_, args) => args.iter().for_each(f),
+        }
+    }
+
+    /// [`for_each_child`](Self::for_each_child), mutably.
+    pub fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Expr)) {
+        match &mut self.kind {
+            ExprKind::Lit(_) | ExprKind::Var(_) => {}
+            ExprKind::Unary(_, e) | ExprKind::Cast(e, _) => f(e),
+            ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
+                f(a);
+                f(b);
+            }
+            ExprKind::Call(_, args) => args.iter_mut().for_each(f),
+        }
+    }
+
     /// Number of expression nodes in this tree.
     pub fn size(&self) -> usize {
-        1 + self.children().iter().map(|c| c.size()).sum::<usize>()
+        let mut n = 1;
+        self.for_each_child(|c| n += c.size());
+        n
     }
 
     /// Depth of this tree (a leaf has depth 1).
     pub fn depth(&self) -> usize {
-        1 + self.children().iter().map(|c| c.depth()).max().unwrap_or(0)
+        let mut d = 0;
+        self.for_each_child(|c| d = d.max(c.depth()));
+        1 + d
     }
 }
 
