@@ -30,12 +30,8 @@ pub struct ExportOptions {
     pub header: String,
 }
 
-/// Exports every function of the program as Rust source.
-///
-/// Functions keep their names (Rust keywords become raw identifiers) and
-/// signatures: scalars map to the Rust type of the same name, `[T]`
-/// parameters to `&[T]`.
-pub fn rust(checked: &CheckedProgram, options: &ExportOptions) -> String {
+/// Each line of the header text as a `//` line.
+fn header_comment(options: &ExportOptions) -> String {
     let mut out = String::new();
     for line in options.header.lines() {
         if line.is_empty() {
@@ -44,6 +40,143 @@ pub fn rust(checked: &CheckedProgram, options: &ExportOptions) -> String {
             let _ = writeln!(out, "// {line}");
         }
     }
+    out
+}
+
+/// `(x op y)`, in both targets' syntax. `&&` and `||` evaluate both sides
+/// in the language: `&` and `|` on bools.
+fn infix(op: BinOp, x: &str, y: &str) -> String {
+    let sym = match op {
+        BinOp::And => "&",
+        BinOp::Or => "|",
+        _ => op.symbol(),
+    };
+    format!("({x} {sym} {y})")
+}
+
+/// A target language: its syntax for what the shared walk over statements
+/// and expressions ([`Target::block_body`], [`Target::expr`]) meets.
+trait Target {
+    fn checked(&self) -> &CheckedProgram;
+    fn out(&mut self) -> &mut String;
+    /// A candidate identifier in the target language.
+    fn ident(name: &str) -> String;
+    /// The declaration of a mutable local.
+    fn let_stmt(name: &str, ty: Scalar, init: &str) -> String;
+    /// The line opening an `if`, up to its `{`.
+    fn if_head(cond: &str) -> String;
+    /// A whole `for` loop, its body written by [`Target::block_body`].
+    fn for_loop(&mut self, var: &str, start: &Expr, end: &Expr, body: &Block, depth: usize);
+    fn lit(&mut self, v: Value) -> String;
+    fn unary(&mut self, op: UnOp, s: Scalar, x: String) -> String;
+    fn binary(&mut self, op: BinOp, s: Scalar, x: String, y: String) -> String;
+    fn cast(&mut self, from: Scalar, to: Scalar, x: String) -> String;
+    fn index(&mut self, elem: Elem, base: &Expr, idx: &Expr) -> String;
+    fn len(&mut self, slice: &Expr) -> String;
+    /// A builtin other than `len`, on its evaluated arguments.
+    fn builtin(&mut self, b: Builtin, s: Scalar, a: &[String]) -> String;
+    fn call(&mut self, name: &str, args: &[Expr]) -> String;
+
+    fn line(&mut self, depth: usize, text: &str) {
+        let out = self.out();
+        for _ in 0..depth {
+            out.push_str("    ");
+        }
+        out.push_str(text);
+        out.push('\n');
+    }
+
+    fn block_body(&mut self, b: &Block, depth: usize) {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { name, init, .. } => {
+                    let ty = self.checked().scalar(init);
+                    let e = self.expr(init);
+                    self.line(depth, &Self::let_stmt(name, ty, &e));
+                }
+                StmtKind::Assign { name, value } => {
+                    let e = self.expr(value);
+                    self.line(depth, &format!("{} = {};", Self::ident(name), e));
+                }
+                StmtKind::Return(e) => {
+                    let e = self.expr(e);
+                    self.line(depth, &format!("return {e};"));
+                }
+                StmtKind::If {
+                    cond,
+                    then_block,
+                    else_block,
+                } => {
+                    let c = self.expr(cond);
+                    self.line(depth, &Self::if_head(&c));
+                    self.block_body(then_block, depth + 1);
+                    if let Some(eb) = else_block {
+                        self.line(depth, "} else {");
+                        self.block_body(eb, depth + 1);
+                    }
+                    self.line(depth, "}");
+                }
+                StmtKind::For {
+                    var,
+                    start,
+                    end,
+                    body,
+                } => self.for_loop(var, start, end, body, depth),
+            }
+        }
+    }
+
+    /// An expression as an atomic expression of the target (a literal, a
+    /// name, a call or something in parentheses) of exactly its scalar's
+    /// type; in Rust, it can take a method call.
+    fn expr(&mut self, e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Lit(lit) => {
+                let v = crate::interp::lit_value(*lit, self.checked().scalar(e));
+                self.lit(v)
+            }
+            ExprKind::Var(name) => Self::ident(name),
+            ExprKind::Unary(op, a) => {
+                let s = self.checked().scalar(a);
+                let x = self.expr(a);
+                self.unary(*op, s, x)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let s = self.checked().scalar(a);
+                let x = self.expr(a);
+                let y = self.expr(b);
+                self.binary(*op, s, x, y)
+            }
+            ExprKind::Cast(a, to) => {
+                let from = self.checked().scalar(a);
+                let x = self.expr(a);
+                self.cast(from, *to, x)
+            }
+            ExprKind::Index(base, idx) => {
+                let elem = match self.checked().ty(base) {
+                    Type::Slice(elem) => elem,
+                    Type::Scalar(_) => unreachable!("indexing a scalar"),
+                };
+                self.index(elem, base, idx)
+            }
+            ExprKind::Call(Callee::Builtin(Builtin::Len), args) => self.len(&args[0]),
+            ExprKind::Call(Callee::Builtin(b), args) => {
+                let s = self.checked().scalar(&args[args.len() - 1]);
+                let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                self.builtin(*b, s, &vals)
+            }
+            ExprKind::Call(Callee::Func(name), args) => self.call(name, args),
+        }
+    }
+}
+
+/// Exports every function of the program as Rust source.
+///
+/// Functions keep their names (Rust keywords become raw identifiers) and
+/// signatures: scalars map to the Rust type of the same name, `[T]`
+/// parameters to `&[T]`.
+pub fn rust(checked: &CheckedProgram, options: &ExportOptions) -> String {
+    let mut out = header_comment(options);
     out.push_str(
         "// Exported by crucible: the candidate language's semantics in plain Rust \
          (wrapping integers, total division and indexing, canonical NaNs).\n\n",
@@ -269,14 +402,6 @@ struct Exporter<'a> {
 }
 
 impl Exporter<'_> {
-    fn line(&mut self, depth: usize, text: &str) {
-        for _ in 0..depth {
-            self.out.push_str("    ");
-        }
-        self.out.push_str(text);
-        self.out.push('\n');
-    }
-
     fn helper(&mut self, name: &'static str) -> &'static str {
         self.helpers.insert(name);
         if name.starts_with("crucible_fm") {
@@ -318,58 +443,6 @@ impl Exporter<'_> {
         self.line(0, "}");
     }
 
-    fn block_body(&mut self, b: &Block, depth: usize) {
-        for s in &b.stmts {
-            match &s.kind {
-                StmtKind::Let { name, init, .. } => {
-                    let ty = self.checked.scalar(init);
-                    let e = self.expr(init);
-                    self.line(
-                        depth,
-                        &format!("let mut {}: {} = {};", ident(name), ty.name(), e),
-                    );
-                }
-                StmtKind::Assign { name, value } => {
-                    let e = self.expr(value);
-                    self.line(depth, &format!("{} = {};", ident(name), e));
-                }
-                StmtKind::Return(e) => {
-                    let e = self.expr(e);
-                    self.line(depth, &format!("return {e};"));
-                }
-                StmtKind::If {
-                    cond,
-                    then_block,
-                    else_block,
-                } => {
-                    let c = self.expr(cond);
-                    self.line(depth, &format!("if {c} {{"));
-                    self.block_body(then_block, depth + 1);
-                    if let Some(eb) = else_block {
-                        self.line(depth, "} else {");
-                        self.block_body(eb, depth + 1);
-                    }
-                    self.line(depth, "}");
-                }
-                StmtKind::For {
-                    var,
-                    start,
-                    end,
-                    body,
-                } => {
-                    // `start..end` evaluates both bounds once, runs while the
-                    // variable is below `end` and never overflows: the
-                    // language's loop exactly.
-                    let a = self.expr(start);
-                    let b = self.expr(end);
-                    self.line(depth, &format!("for {} in {a}..{b} {{", ident(var)));
-                    self.block_body(body, depth + 1);
-                    self.line(depth, "}");
-                }
-            }
-        }
-    }
-
     fn canon(&mut self, s: Scalar, e: String) -> String {
         let h = match s {
             Scalar::F32 => self.helper("crucible_canon_f32"),
@@ -377,80 +450,88 @@ impl Exporter<'_> {
         };
         format!("{h}({e})")
     }
+}
 
-    /// An expression as an atomic Rust expression (a literal, a name, a
-    /// call or something in parentheses), so it can take a method call.
-    fn expr(&mut self, e: &Expr) -> String {
-        match &e.kind {
-            ExprKind::Lit(lit) => literal(crate::interp::lit_value(*lit, self.checked.scalar(e))),
-            ExprKind::Var(name) => ident(name),
-            ExprKind::Unary(op, a) => {
-                let s = self.checked.scalar(a);
-                let x = self.expr(a);
-                match op {
-                    UnOp::Neg if s.is_float() => format!("(-{x})"),
-                    UnOp::Neg => format!("{x}.wrapping_neg()"),
-                    UnOp::Not => format!("(!{x})"),
-                }
-            }
-            ExprKind::Binary(op, a, b) => {
-                let s = self.checked.scalar(a);
-                let x = self.expr(a);
-                let y = self.expr(b);
-                self.binary(*op, s, x, y)
-            }
-            ExprKind::Cast(a, to) => {
-                let from = self.checked.scalar(a);
-                let x = self.expr(a);
-                match (from, *to) {
-                    _ if from == *to => x,
-                    (Scalar::Bool, Scalar::F32 | Scalar::F64) => format!("(({x} as u32) as {to})"),
-                    (Scalar::F32, Scalar::F64) | (Scalar::F64, Scalar::F32) => {
-                        self.canon(*to, format!("{x} as {to}"))
-                    }
-                    // Rust's `as` wraps integers, rounds to nearest into
-                    // floats, and saturates floats into integers (NaN to 0).
-                    _ => format!("({x} as {to})"),
-                }
-            }
-            ExprKind::Index(base, idx) => {
-                let elem = match self.checked.ty(base) {
-                    Type::Slice(elem) => elem,
-                    Type::Scalar(_) => unreachable!("indexing a scalar"),
-                };
-                let s = self.expr(base);
-                let i = self.expr(idx);
-                let h = self.helper("crucible_index");
-                match elem {
-                    Elem::U8 => format!("({h}({s}, {i}) as u32)"),
-                    _ => format!("{h}({s}, {i})"),
-                }
-            }
-            ExprKind::Call(Callee::Builtin(Builtin::Len), args) => {
-                format!("({}.len() as u32)", self.expr(&args[0]))
-            }
-            ExprKind::Call(Callee::Builtin(b), args) => {
-                let s = self.checked.scalar(&args[args.len() - 1]);
-                let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                self.builtin(*b, s, &vals)
-            }
-            ExprKind::Call(Callee::Func(name), args) => {
-                let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                format!("{}({})", ident(name), vals.join(", "))
-            }
+impl Target for Exporter<'_> {
+    fn checked(&self) -> &CheckedProgram {
+        self.checked
+    }
+
+    fn out(&mut self) -> &mut String {
+        &mut self.out
+    }
+
+    fn ident(name: &str) -> String {
+        ident(name)
+    }
+
+    fn let_stmt(name: &str, ty: Scalar, init: &str) -> String {
+        format!("let mut {}: {} = {};", ident(name), ty.name(), init)
+    }
+
+    fn if_head(cond: &str) -> String {
+        format!("if {cond} {{")
+    }
+
+    fn for_loop(&mut self, var: &str, start: &Expr, end: &Expr, body: &Block, depth: usize) {
+        // `start..end` evaluates both bounds once, runs while the
+        // variable is below `end` and never overflows: the
+        // language's loop exactly.
+        let a = self.expr(start);
+        let b = self.expr(end);
+        self.line(depth, &format!("for {} in {a}..{b} {{", ident(var)));
+        self.block_body(body, depth + 1);
+        self.line(depth, "}");
+    }
+
+    fn lit(&mut self, v: Value) -> String {
+        literal(v)
+    }
+
+    fn unary(&mut self, op: UnOp, s: Scalar, x: String) -> String {
+        match op {
+            UnOp::Neg if s.is_float() => format!("(-{x})"),
+            UnOp::Neg => format!("{x}.wrapping_neg()"),
+            UnOp::Not => format!("(!{x})"),
         }
+    }
+
+    fn cast(&mut self, from: Scalar, to: Scalar, x: String) -> String {
+        match (from, to) {
+            _ if from == to => x,
+            (Scalar::Bool, Scalar::F32 | Scalar::F64) => format!("(({x} as u32) as {to})"),
+            (Scalar::F32, Scalar::F64) | (Scalar::F64, Scalar::F32) => {
+                self.canon(to, format!("{x} as {to}"))
+            }
+            // Rust's `as` wraps integers, rounds to nearest into
+            // floats, and saturates floats into integers (NaN to 0).
+            _ => format!("({x} as {to})"),
+        }
+    }
+
+    fn index(&mut self, elem: Elem, base: &Expr, idx: &Expr) -> String {
+        let s = self.expr(base);
+        let i = self.expr(idx);
+        let h = self.helper("crucible_index");
+        match elem {
+            Elem::U8 => format!("({h}({s}, {i}) as u32)"),
+            _ => format!("{h}({s}, {i})"),
+        }
+    }
+
+    fn len(&mut self, slice: &Expr) -> String {
+        format!("({}.len() as u32)", self.expr(slice))
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr]) -> String {
+        let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+        format!("{}({})", ident(name), vals.join(", "))
     }
 
     fn binary(&mut self, op: BinOp, s: Scalar, x: String, y: String) -> String {
         use BinOp::*;
         if op.is_comparison() || matches!(op, And | Or | BitAnd | BitOr | BitXor) {
-            // `&&` and `||` evaluate both sides in the language: `&` and `|` on bools.
-            let sym = match op {
-                And => "&",
-                Or => "|",
-                _ => op.symbol(),
-            };
-            return format!("({x} {sym} {y})");
+            return infix(op, &x, &y);
         }
         if s.is_float() {
             return self.canon(s, format!("{x} {} {y}", op.symbol()));
@@ -552,14 +633,7 @@ impl Exporter<'_> {
 /// arithmetic is evaluated in `float` (`FLT_EVAL_METHOD == 0`, as on x86-64
 /// and AArch64).
 pub fn c(checked: &CheckedProgram, options: &ExportOptions) -> String {
-    let mut out = String::new();
-    for line in options.header.lines() {
-        if line.is_empty() {
-            out.push_str("//\n");
-        } else {
-            let _ = writeln!(out, "// {line}");
-        }
-    }
+    let mut out = header_comment(options);
     out.push_str(
         "// Exported by crucible: the candidate language's semantics in C99 \
          (wrapping integers, total division and indexing, canonical NaNs).\n\
@@ -1099,14 +1173,6 @@ struct CExporter<'a> {
 }
 
 impl CExporter<'_> {
-    fn line(&mut self, depth: usize, text: &str) {
-        for _ in 0..depth {
-            self.out.push_str("    ");
-        }
-        self.out.push_str(text);
-        self.out.push('\n');
-    }
-
     fn helper(&mut self, op: &str, ty: &str) -> String {
         let name = format!("crucible_{op}_{ty}");
         self.helpers.insert(name.clone());
@@ -1126,162 +1192,9 @@ impl CExporter<'_> {
         self.line(0, "}");
     }
 
-    fn block_body(&mut self, b: &Block, depth: usize) {
-        for s in &b.stmts {
-            match &s.kind {
-                StmtKind::Let { name, init, .. } => {
-                    let ty = self.checked.scalar(init);
-                    let e = self.expr(init);
-                    self.line(
-                        depth,
-                        &format!("{} {} = {};", c_scalar(ty), c_ident(name), e),
-                    );
-                }
-                StmtKind::Assign { name, value } => {
-                    let e = self.expr(value);
-                    self.line(depth, &format!("{} = {};", c_ident(name), e));
-                }
-                StmtKind::Return(e) => {
-                    let e = self.expr(e);
-                    self.line(depth, &format!("return {e};"));
-                }
-                StmtKind::If {
-                    cond,
-                    then_block,
-                    else_block,
-                } => {
-                    let c = self.expr(cond);
-                    self.line(depth, &format!("if ({c}) {{"));
-                    self.block_body(then_block, depth + 1);
-                    if let Some(eb) = else_block {
-                        self.line(depth, "} else {");
-                        self.block_body(eb, depth + 1);
-                    }
-                    self.line(depth, "}");
-                }
-                StmtKind::For {
-                    var,
-                    start,
-                    end,
-                    body,
-                } => {
-                    // Both bounds are evaluated once; the variable never
-                    // passes `end`, so `++` cannot overflow.
-                    let ty = c_scalar(self.checked.scalar(start));
-                    let a = self.expr(start);
-                    let b = self.expr(end);
-                    let end_name = format!("crucible_end{}", self.n_loops);
-                    self.n_loops += 1;
-                    let v = c_ident(var);
-                    self.line(depth, "{");
-                    self.line(depth + 1, &format!("const {ty} {end_name} = {b};"));
-                    self.line(
-                        depth + 1,
-                        &format!("for ({ty} {v} = {a}; {v} < {end_name}; {v}++) {{"),
-                    );
-                    self.block_body(body, depth + 2);
-                    self.line(depth + 1, "}");
-                    self.line(depth, "}");
-                }
-            }
-        }
-    }
-
     fn canon(&mut self, s: Scalar, e: String) -> String {
         let h = self.helper("canon", s.name());
         format!("{h}({e})")
-    }
-
-    /// An expression as an atomic C expression (a literal, a name, a call or
-    /// something in parentheses) of exactly its scalar's C type.
-    fn expr(&mut self, e: &Expr) -> String {
-        match &e.kind {
-            ExprKind::Lit(lit) => {
-                let v = crate::interp::lit_value(*lit, self.checked.scalar(e));
-                if let Value::F32(x) = v
-                    && !x.is_finite()
-                {
-                    self.helper("from_bits", "f32");
-                }
-                if let Value::F64(x) = v
-                    && !x.is_finite()
-                {
-                    self.helper("from_bits", "f64");
-                }
-                c_literal(v)
-            }
-            ExprKind::Var(name) => c_ident(name),
-            ExprKind::Unary(op, a) => {
-                let s = self.checked.scalar(a);
-                let x = self.expr(a);
-                let (t, ut) = (c_scalar(s), unsigned_of(s));
-                match op {
-                    UnOp::Neg if s.is_float() => format!("(-{x})"),
-                    UnOp::Neg => format!("(({t})(({ut})0 - ({ut}){x}))"),
-                    UnOp::Not if s == Scalar::Bool => format!("(!{x})"),
-                    UnOp::Not => format!("(({t})~{x})"),
-                }
-            }
-            ExprKind::Binary(op, a, b) => {
-                let s = self.checked.scalar(a);
-                let x = self.expr(a);
-                let y = self.expr(b);
-                self.binary(*op, s, x, y)
-            }
-            ExprKind::Cast(a, to) => {
-                let from = self.checked.scalar(a);
-                let x = self.expr(a);
-                let t = c_scalar(*to);
-                match (from, *to) {
-                    _ if from == *to => x,
-                    (_, Scalar::F32 | Scalar::F64) if !from.is_float() => format!("(({t}){x})"),
-                    (_, Scalar::F32 | Scalar::F64) => self.canon(*to, format!("({t}){x}")),
-                    (Scalar::F32 | Scalar::F64, _) => {
-                        let h = self.helper("sat", to.name());
-                        format!("{h}((double){x})")
-                    }
-                    // Integers (and bools) convert modulo 2^n through the unsigned type.
-                    _ if to.is_signed() => format!("(({t})({}){x})", unsigned_of(*to)),
-                    _ => format!("(({t}){x})"),
-                }
-            }
-            ExprKind::Index(base, idx) => {
-                let elem = match self.checked.ty(base) {
-                    Type::Slice(elem) => elem,
-                    Type::Scalar(_) => unreachable!("indexing a scalar"),
-                };
-                let (s, len) = self.slice(base);
-                let i = self.expr(idx);
-                let h = self.helper("index", elem.name());
-                match elem {
-                    Elem::U8 => format!("((uint32_t){h}({s}, {len}, {i}))"),
-                    _ => format!("{h}({s}, {len}, {i})"),
-                }
-            }
-            ExprKind::Call(Callee::Builtin(Builtin::Len), args) => {
-                let (_, len) = self.slice(&args[0]);
-                format!("((uint32_t){len})")
-            }
-            ExprKind::Call(Callee::Builtin(b), args) => {
-                let s = self.checked.scalar(&args[args.len() - 1]);
-                let vals: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                self.builtin(*b, s, &vals)
-            }
-            ExprKind::Call(Callee::Func(name), args) => {
-                let mut vals = Vec::new();
-                for a in args {
-                    match self.checked.ty(a) {
-                        Type::Slice(_) => {
-                            let (s, len) = self.slice(a);
-                            vals.push(s);
-                            vals.push(len);
-                        }
-                        Type::Scalar(_) => vals.push(self.expr(a)),
-                    }
-                }
-                format!("{}({})", c_ident(name), vals.join(", "))
-            }
-        }
     }
 
     /// A slice expression (always a parameter) as its pointer and length.
@@ -1297,17 +1210,123 @@ impl CExporter<'_> {
             _ => unreachable!("slices are parameters"),
         }
     }
+}
+
+impl Target for CExporter<'_> {
+    fn checked(&self) -> &CheckedProgram {
+        self.checked
+    }
+
+    fn out(&mut self) -> &mut String {
+        &mut self.out
+    }
+
+    fn ident(name: &str) -> String {
+        c_ident(name)
+    }
+
+    fn let_stmt(name: &str, ty: Scalar, init: &str) -> String {
+        format!("{} {} = {};", c_scalar(ty), c_ident(name), init)
+    }
+
+    fn if_head(cond: &str) -> String {
+        format!("if ({cond}) {{")
+    }
+
+    fn for_loop(&mut self, var: &str, start: &Expr, end: &Expr, body: &Block, depth: usize) {
+        // Both bounds are evaluated once; the variable never
+        // passes `end`, so `++` cannot overflow.
+        let ty = c_scalar(self.checked.scalar(start));
+        let a = self.expr(start);
+        let b = self.expr(end);
+        let end_name = format!("crucible_end{}", self.n_loops);
+        self.n_loops += 1;
+        let v = c_ident(var);
+        self.line(depth, "{");
+        self.line(depth + 1, &format!("const {ty} {end_name} = {b};"));
+        self.line(
+            depth + 1,
+            &format!("for ({ty} {v} = {a}; {v} < {end_name}; {v}++) {{"),
+        );
+        self.block_body(body, depth + 2);
+        self.line(depth + 1, "}");
+        self.line(depth, "}");
+    }
+
+    fn lit(&mut self, v: Value) -> String {
+        if let Value::F32(x) = v
+            && !x.is_finite()
+        {
+            self.helper("from_bits", "f32");
+        }
+        if let Value::F64(x) = v
+            && !x.is_finite()
+        {
+            self.helper("from_bits", "f64");
+        }
+        c_literal(v)
+    }
+
+    fn unary(&mut self, op: UnOp, s: Scalar, x: String) -> String {
+        let (t, ut) = (c_scalar(s), unsigned_of(s));
+        match op {
+            UnOp::Neg if s.is_float() => format!("(-{x})"),
+            UnOp::Neg => format!("(({t})(({ut})0 - ({ut}){x}))"),
+            UnOp::Not if s == Scalar::Bool => format!("(!{x})"),
+            UnOp::Not => format!("(({t})~{x})"),
+        }
+    }
+
+    fn cast(&mut self, from: Scalar, to: Scalar, x: String) -> String {
+        let t = c_scalar(to);
+        match (from, to) {
+            _ if from == to => x,
+            (_, Scalar::F32 | Scalar::F64) if !from.is_float() => format!("(({t}){x})"),
+            (_, Scalar::F32 | Scalar::F64) => self.canon(to, format!("({t}){x}")),
+            (Scalar::F32 | Scalar::F64, _) => {
+                let h = self.helper("sat", to.name());
+                format!("{h}((double){x})")
+            }
+            // Integers (and bools) convert modulo 2^n through the unsigned type.
+            _ if to.is_signed() => format!("(({t})({}){x})", unsigned_of(to)),
+            _ => format!("(({t}){x})"),
+        }
+    }
+
+    fn index(&mut self, elem: Elem, base: &Expr, idx: &Expr) -> String {
+        let (s, len) = self.slice(base);
+        let i = self.expr(idx);
+        let h = self.helper("index", elem.name());
+        match elem {
+            Elem::U8 => format!("((uint32_t){h}({s}, {len}, {i}))"),
+            _ => format!("{h}({s}, {len}, {i})"),
+        }
+    }
+
+    fn len(&mut self, slice: &Expr) -> String {
+        let (_, len) = self.slice(slice);
+        format!("((uint32_t){len})")
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr]) -> String {
+        let mut vals = Vec::new();
+        for a in args {
+            match self.checked.ty(a) {
+                Type::Slice(_) => {
+                    let (s, len) = self.slice(a);
+                    vals.push(s);
+                    vals.push(len);
+                }
+                Type::Scalar(_) => vals.push(self.expr(a)),
+            }
+        }
+        format!("{}({})", c_ident(name), vals.join(", "))
+    }
 
     fn binary(&mut self, op: BinOp, s: Scalar, x: String, y: String) -> String {
         use BinOp::*;
         if op.is_comparison() || matches!(op, And | Or) || s == Scalar::Bool {
-            // `&&` and `||` evaluate both sides in the language: `&` and `|` on bools.
-            let sym = match op {
-                And => "&",
-                Or => "|",
-                _ => op.symbol(),
-            };
-            return format!("({x} {sym} {y})");
+            return infix(op, &x, &y);
         }
         if s.is_float() {
             return self.canon(s, format!("{x} {} {y}", op.symbol()));
@@ -1315,7 +1334,7 @@ impl CExporter<'_> {
         let (t, ut) = (c_scalar(s), unsigned_of(s));
         let mask = s.bits() - 1;
         match op {
-            BitAnd | BitOr | BitXor => format!("({x} {} {y})", op.symbol()),
+            BitAnd | BitOr | BitXor => infix(op, &x, &y),
             // Wrapping: computed in the unsigned type, where C defines it.
             Add | Sub | Mul => format!("(({t})(({ut}){x} {} ({ut}){y}))", op.symbol()),
             Shl => format!("(({t})(({ut}){x} << (({ut}){y} & {mask}u)))"),

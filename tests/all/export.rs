@@ -5,6 +5,7 @@
 //! prints each result's bits; one `rustc` run keeps the test fast.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 
 use crucible_compiler::export::{self, ExportOptions};
@@ -12,7 +13,7 @@ use crucible_compiler::interp::Interpreter;
 use crucible_compiler::ir::Scalar;
 use crucible_compiler::random::{self, GenConfig, Rng};
 use crucible_compiler::value::{Arg, SliceData, Value};
-use crucible_compiler::{check, print};
+use crucible_compiler::{CheckedProgram, check, print};
 
 const N_PROGRAMS: usize = 150;
 const N_CASES: usize = 8;
@@ -55,35 +56,18 @@ fn print_bits(ret: Scalar) -> &'static str {
 
 #[test]
 fn exported_rust_agrees_with_the_interpreter() {
-    let mut rng = Rng::new(0xE0E0);
     let mut src = String::from("#![allow(warnings)]\n");
-    let mut expected = Vec::new();
-    let mut texts = Vec::new();
     let mut main = String::from("fn main() {\n");
-    for k in 0..N_PROGRAMS {
-        let (params, ret) = random::signature(&mut rng);
-        let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
-        let c = check(&p).expect("well typed");
-        let (entry, _) = c.func("f").unwrap();
-        let interp = Interpreter::new(&c);
+    let cases = random_programs(0xE0E0, N_PROGRAMS, |k, c, ret, cases| {
         let code = export::rust(
-            &c,
+            c,
             &ExportOptions {
                 header: format!("program {k}"),
             },
         );
         let _ = writeln!(src, "mod p{k} {{\n{code}}}");
         let _ = writeln!(src, "fn run{k}() {{");
-        for _ in 0..N_CASES {
-            let case: Vec<Arg> = params.iter().map(|t| random::arg(&mut rng, *t)).collect();
-            expected.push(
-                interp
-                    .run(entry, &case, BUDGET)
-                    .expect("finishes")
-                    .value
-                    .to_bits(),
-            );
-            texts.push((k, print(c.program()), format!("{case:?}")));
+        for case in cases {
             let args: Vec<String> = case.iter().map(rust_arg).collect();
             let _ = writeln!(
                 src,
@@ -94,7 +78,7 @@ fn exported_rust_agrees_with_the_interpreter() {
         }
         src.push_str("}\n");
         let _ = writeln!(main, "    run{k}();");
-    }
+    });
     main.push_str("}\n");
     src.push_str(&main);
 
@@ -105,7 +89,8 @@ fn exported_rust_agrees_with_the_interpreter() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let exe = dir.join("exported");
     // Optimised, so that constant folding cannot hide a semantic difference.
-    let out = Command::new(&rustc)
+    let mut compile = Command::new(&rustc);
+    compile
         .args([
             "--edition",
             "2021",
@@ -116,16 +101,75 @@ fn exported_rust_agrees_with_the_interpreter() {
             "-o",
         ])
         .arg(&exe)
-        .arg(&file)
-        .output()
-        .expect("rustc runs");
+        .arg(&file);
+    let failed = format!("rustc failed on {}", file.display());
+    compile_run_compare(compile, &failed, "rust", &dir, &exe, &cases);
+}
+
+/// The interpreter's result bits for each case of a differential test, and
+/// the program number, program text and case behind each.
+struct Expected {
+    bits: Vec<u64>,
+    texts: Vec<(usize, String, String)>,
+}
+
+/// Generates `n_programs` random programs from `seed`, runs each on
+/// `N_CASES` random cases with the interpreter, and hands each program, its
+/// number, return type and cases to `emit`, which writes its exported run.
+fn random_programs(
+    seed: u64,
+    n_programs: usize,
+    mut emit: impl FnMut(usize, &CheckedProgram, Scalar, &[Vec<Arg>]),
+) -> Expected {
+    let mut rng = Rng::new(seed);
+    let mut expected = Expected {
+        bits: Vec::new(),
+        texts: Vec::new(),
+    };
+    for k in 0..n_programs {
+        let (params, ret) = random::signature(&mut rng);
+        let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
+        let c = check(&p).expect("well typed");
+        let (entry, _) = c.func("f").unwrap();
+        let interp = Interpreter::new(&c);
+        let mut cases = Vec::new();
+        for _ in 0..N_CASES {
+            let case: Vec<Arg> = params.iter().map(|t| random::arg(&mut rng, *t)).collect();
+            expected.bits.push(
+                interp
+                    .run(entry, &case, BUDGET)
+                    .expect("finishes")
+                    .value
+                    .to_bits(),
+            );
+            expected
+                .texts
+                .push((k, print(c.program()), format!("{case:?}")));
+            cases.push(case);
+        }
+        emit(k, &c, ret, &cases);
+    }
+    expected
+}
+
+/// Runs `compile` (`failed` says where, if it fails), then `exe`, and
+/// compares the bits it prints, a line a case, with the interpreter's;
+/// `lang` names the export in messages. Removes `dir` when all agree.
+fn compile_run_compare(
+    mut compile: Command,
+    failed: &str,
+    lang: &str,
+    dir: &Path,
+    exe: &Path,
+    expected: &Expected,
+) {
+    let out = compile.output().expect("compiler runs");
     assert!(
         out.status.success(),
-        "rustc failed on {}:\n{}",
-        file.display(),
+        "{failed}:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(&exe).output().expect("exported binary runs");
+    let run = Command::new(exe).output().expect("exported binary runs");
     assert!(
         run.status.success(),
         "{}",
@@ -136,15 +180,15 @@ fn exported_rust_agrees_with_the_interpreter() {
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
-    assert_eq!(got.len(), expected.len());
-    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-        let (k, text, case) = &texts[i];
+    assert_eq!(got.len(), expected.bits.len());
+    for (i, (g, e)) in got.iter().zip(&expected.bits).enumerate() {
+        let (k, text, case) = &expected.texts[i];
         assert_eq!(
             g, e,
-            "program {k}, case {case}: rust {g:#x} vs interpreter {e:#x}\n{text}"
+            "program {k}, case {case}: {lang} {g:#x} vs interpreter {e:#x}\n{text}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A C expression of exactly this value.
@@ -192,7 +236,6 @@ fn c_result_bits(ret: Scalar) -> &'static str {
 #[test]
 fn exported_c_agrees_with_the_interpreter() {
     const N_C_PROGRAMS: usize = 100;
-    let mut rng = Rng::new(0xC0C0);
     let dir = std::env::temp_dir().join(format!("crucible-export-c-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let prelude = "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\
@@ -200,37 +243,21 @@ fn exported_c_agrees_with_the_interpreter() {
         static double bits_f64(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }\n\
         static uint32_t to_bits_f32(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }\n\
         static uint64_t to_bits_f64(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }\n";
-    let mut expected = Vec::new();
-    let mut texts = Vec::new();
     let mut files = Vec::new();
     let mut main = String::from("#include <stdio.h>\n");
-    for k in 0..N_C_PROGRAMS {
-        let (params, ret) = random::signature(&mut rng);
-        let p = random::program(&mut rng, &GenConfig::SMALL, &params, ret);
-        let c = check(&p).expect("well typed");
-        let (entry, _) = c.func("f").unwrap();
-        let interp = Interpreter::new(&c);
+    let cases = random_programs(0xC0C0, N_C_PROGRAMS, |k, c, ret, cases| {
         let mut src = String::from(prelude);
         for func in &c.program().funcs {
             let _ = writeln!(src, "#define {0} p{k}_{0}", func.name);
         }
         src.push_str(&export::c(
-            &c,
+            c,
             &ExportOptions {
                 header: format!("program {k}"),
             },
         ));
         let _ = writeln!(src, "void run{k}(void) {{");
-        for n in 0..N_CASES {
-            let case: Vec<Arg> = params.iter().map(|t| random::arg(&mut rng, *t)).collect();
-            expected.push(
-                interp
-                    .run(entry, &case, BUDGET)
-                    .expect("finishes")
-                    .value
-                    .to_bits(),
-            );
-            texts.push((k, print(c.program()), format!("{case:?}")));
+        for (n, case) in cases.iter().enumerate() {
             let mut args = Vec::new();
             for (j, a) in case.iter().enumerate() {
                 match a {
@@ -275,7 +302,7 @@ fn exported_c_agrees_with_the_interpreter() {
         std::fs::write(&file, &src).unwrap();
         files.push(file);
         let _ = writeln!(main, "void run{k}(void);");
-    }
+    });
     main.push_str("int main(void) {\n");
     for k in 0..N_C_PROGRAMS {
         let _ = writeln!(main, "    run{k}();");
@@ -286,40 +313,15 @@ fn exported_c_agrees_with_the_interpreter() {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let exe = dir.join("exported");
     // Optimised, so that constant folding cannot hide a semantic difference.
-    let out = Command::new(&cc)
+    let mut compile = Command::new(&cc);
+    compile
         .args(["-std=c99", "-O1", "-o"])
         .arg(&exe)
         .arg(&main_file)
         .args(&files)
-        .arg("-lm")
-        .output()
-        .expect("cc runs");
-    assert!(
-        out.status.success(),
-        "cc failed in {}:\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = Command::new(&exe).output().expect("exported binary runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let got: Vec<u64> = String::from_utf8(run.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    assert_eq!(got.len(), expected.len());
-    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-        let (k, text, case) = &texts[i];
-        assert_eq!(
-            g, e,
-            "program {k}, case {case}: C {g:#x} vs interpreter {e:#x}\n{text}"
-        );
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
+        .arg("-lm");
+    let failed = format!("cc failed in {}", dir.display());
+    compile_run_compare(compile, &failed, "C", &dir, &exe, &cases);
 }
 
 /// `crucible export RUN`: the best program of an archived run (here one the
