@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use crucible_search::archive::Archive;
+use crucible_search::database::Database;
 use crucible_search::engine::{self, Engine, RunOptions};
 use crucible_search::eval::{self, Evaluator, InterpEvaluator};
 use crucible_search::native::NativeEvaluator;
@@ -75,7 +76,8 @@ pub struct EvolveArgs {
 /// Programs asked for per request.
 const PROGRAMS_PER_REQUEST: usize = 4;
 
-/// Parents (distinct texts, best first, from island 0) shown per request.
+/// Parents (distinct texts, best first) shown per request: sampled from the
+/// MAP-Elites database (search/src/database.rs), else the best of island 0.
 const PARENTS_PER_REQUEST: usize = 3;
 
 /// A request in flight: its round, the generation its answer is due and the parents it showed.
@@ -95,6 +97,10 @@ struct Proposing {
     session: Session,
     every: u64,
     in_flight: Option<InFlight>,
+    /// Where parents come from: each generation's new bests and the adopted proposals.
+    database: Database,
+    /// The run's seed, for sampling parents.
+    seed: u64,
 }
 
 impl Proposing {
@@ -106,8 +112,14 @@ impl Proposing {
         engine: &mut Engine<'_>,
         task: &Task,
         evaluator: &dyn Evaluator,
+        report: &engine::GenReport,
     ) -> anyhow::Result<Vec<Record>> {
         let generation = engine.generation();
+        let order = engine.order();
+        for (text, i) in &report.new_best {
+            self.database
+                .insert(task, i.id, text, order.scalar(&i.fitness));
+        }
         let mut screened = Vec::new();
         if let Some(flight) = self.in_flight.take_if(|f| f.due <= generation) {
             let before = self.session.records().len();
@@ -116,7 +128,10 @@ impl Proposing {
                     genome, fitness, ..
                 } = p.outcome
                 {
-                    engine.adopt(genome, fitness, flight.parents.clone());
+                    let text = engine.text_of(&genome);
+                    let scalar = order.scalar(&fitness);
+                    let id = engine.adopt(genome, fitness, flight.parents.clone());
+                    self.database.insert(task, id, &text, scalar);
                     self.session.adopted(1);
                 }
             }
@@ -126,7 +141,15 @@ impl Proposing {
             && generation.is_multiple_of(self.every)
             && self.session.is_active()
         {
-            let parents = top_parents(engine, PARENTS_PER_REQUEST);
+            let mut parents: Vec<(u64, String)> = self
+                .database
+                .sample(PARENTS_PER_REQUEST, self.seed, generation)
+                .into_iter()
+                .map(|e| (e.id, e.text.clone()))
+                .collect();
+            if parents.is_empty() {
+                parents = top_parents(engine, PARENTS_PER_REQUEST);
+            }
             let request = self.session.request(task, &parents);
             if self.session.send(&request) {
                 self.in_flight = Some(InFlight {
@@ -319,6 +342,8 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                 session: Session::start(&config),
                 every: args.proposer_every,
                 in_flight: None,
+                database: Database::default(),
+                seed,
             })
         }
         (None, Some((original, _))) => match archive.proposer(original)? {
@@ -338,6 +363,8 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                     session: Session::replay(&config, &records),
                     every: row.every,
                     in_flight: None,
+                    database: Database::default(),
+                    seed,
                 })
             }
             None => None,
@@ -419,7 +446,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
                     .map(|(t, _)| confirm_text(sandbox.as_ref(), &task, t))
                     .collect();
                 if let Some(p) = &mut proposing {
-                    let records = p.tick(&mut engine, &task, evaluator)?;
+                    let records = p.tick(&mut engine, &task, evaluator, &report)?;
                     archive.stage_proposals(run, engine.generation(), &records);
                     for line in p.session.take_log() {
                         bar.suspend(|| eprintln!("{line}"));
@@ -452,7 +479,7 @@ pub fn evolve(args: EvolveArgs) -> anyhow::Result<ExitCode> {
             }
             let (stats, report) = engine.step()?;
             if let Some(p) = &mut proposing {
-                let records = p.tick(&mut engine, &task, evaluator)?;
+                let records = p.tick(&mut engine, &task, evaluator, &report)?;
                 archive.stage_proposals(run, engine.generation(), &records);
                 for line in p.session.take_log() {
                     bar.suspend(|| eprintln!("{line}"));

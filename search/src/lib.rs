@@ -61,6 +61,7 @@
 
 pub mod archive;
 mod data;
+pub mod database;
 pub mod engine;
 pub mod error;
 pub mod eval;
