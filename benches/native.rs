@@ -4,20 +4,26 @@
 //! beside this file (`benches/native/*.cru`): an FxHash/murmur-style u64
 //! hash and a polynomial `exp`, each in the interpreter, as native code, and
 //! as the same algorithm hand-written in Rust (what the Rust export compiles
-//! to, give or take the NaN checks); plus the native tier's compile latency
+//! to, give or take the NaN checks); the same per row over a batch of
+//! `BATCH` arguments (`call_batch/*`: native `call_batch` on a packed
+//! `ArgBatch`, per-row native `call`, and hand-written Rust over the same
+//! rows); plus the native tier's compile latency
 //! (parse and check excluded) for programs of about 36, 47 and 86 nodes.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crucible_compiler::interp::Interpreter;
-use crucible_compiler::native::{self, NativeOptions};
+use crucible_compiler::native::{self, ArgBatch, NativeOptions};
 use crucible_compiler::value::{Arg, Value};
 use crucible_compiler::{CheckedProgram, compile_text};
 
 const HASH: &str = include_str!("native/hash.cru");
 const EXP: &str = include_str!("native/exp.cru");
 const POLY50: &str = include_str!("native/poly50.cru");
+
+/// Rows per batch in the `call_batch/*` groups.
+const BATCH: usize = 1024;
 
 /// The hash kernel written by hand.
 fn hash_rust(key: u64) -> u64 {
@@ -49,8 +55,15 @@ fn exp_rust(x: f64) -> f64 {
     p * f64::from_bits(((k as i64 + 1023) as u64) << 52)
 }
 
-/// Name, source, argument and the hand-written version.
-type Kernel = (&'static str, &'static str, Arg, fn(&Arg) -> Value);
+/// Name, source, argument, the hand-written version, and the `i`th argument
+/// of a batch.
+type Kernel = (
+    &'static str,
+    &'static str,
+    Arg,
+    fn(&Arg) -> Value,
+    fn(usize) -> Arg,
+);
 
 fn checked(src: &str) -> CheckedProgram {
     compile_text(src).expect("bench kernels check")
@@ -66,13 +79,20 @@ fn calls(c: &mut Criterion) {
                 Arg::Scalar(Value::U64(k)) => Value::U64(hash_rust(*k)),
                 _ => unreachable!(),
             },
+            |i| Value::U64((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into(),
         ),
-        ("exp", EXP, Value::F64(1.375).into(), |a| match a {
-            Arg::Scalar(Value::F64(x)) => Value::F64(exp_rust(*x)),
-            _ => unreachable!(),
-        }),
+        (
+            "exp",
+            EXP,
+            Value::F64(1.375).into(),
+            |a| match a {
+                Arg::Scalar(Value::F64(x)) => Value::F64(exp_rust(*x)),
+                _ => unreachable!(),
+            },
+            |i| Value::F64(i as f64 / 64.0 - 8.0).into(),
+        ),
     ];
-    for (name, src, arg, rust) in kernels {
+    for (name, src, arg, rust, nth) in kernels {
         let program = checked(src);
         let entry_name = program.program().funcs[0].name.clone();
         let (entry, _) = program.func(&entry_name).unwrap();
@@ -107,6 +127,39 @@ fn calls(c: &mut Criterion) {
             b.iter(|| budgeted.call(black_box(args)).unwrap())
         });
         group.bench_function("rust", |b| b.iter(|| rust(black_box(&arg))));
+        group.finish();
+
+        let rows: Vec<[Arg; 1]> = (0..BATCH).map(|i| [nth(i)]).collect();
+        let batch = ArgBatch::new(native.params(), &rows).unwrap();
+        let mut out = Vec::with_capacity(BATCH);
+        native.call_batch(&batch, &mut out).unwrap();
+        for (row, got) in rows.iter().zip(&out) {
+            let expected = interp.run(entry, row, u64::MAX).unwrap().value;
+            assert_eq!(*got, expected, "{name}: call_batch differs on {row:?}");
+        }
+        let mut group = c.benchmark_group(format!("call_batch/{name}"));
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function("native", |b| {
+            b.iter(|| {
+                out.clear();
+                native.call_batch(black_box(&batch), &mut out).unwrap();
+                black_box(&out);
+            })
+        });
+        group.bench_function("native-per-row-call", |b| {
+            b.iter(|| {
+                out.clear();
+                out.extend(black_box(&rows).iter().map(|r| native.call(r).unwrap()));
+                black_box(&out);
+            })
+        });
+        group.bench_function("rust", |b| {
+            b.iter(|| {
+                out.clear();
+                out.extend(black_box(&rows).iter().map(|[a]| rust(a)));
+                black_box(&out);
+            })
+        });
         group.finish();
     }
 }

@@ -31,7 +31,10 @@
 //! finalised code address into a function pointer, calling it, and freeing
 //! the code memory on drop. [`NativeFunction::call`] checks every argument
 //! against the entry's signature before the call, which is what makes the
-//! pointers the generated code dereferences valid.
+//! pointers the generated code dereferences valid. [`ArgBatch`] does the same
+//! check once per row when it is built, and keeps the slices alive, so
+//! [`NativeFunction::call_batch`] only compares signatures before running
+//! the code on every row.
 
 #![allow(
     unsafe_code,
@@ -182,43 +185,8 @@ impl NativeFunction {
     /// a slice has more than `u32::MAX` elements);
     /// [`NativeError::BudgetExhausted`] if the call ran out of loop budget.
     pub fn call(&self, args: &[Arg]) -> Result<Value, NativeError> {
-        if args.len() != self.params.len() {
-            return Err(NativeError::BadArguments(format!(
-                "`{}` takes {} arguments, got {}",
-                self.name,
-                self.params.len(),
-                args.len()
-            )));
-        }
         let mut slots = [0u64; MAX_SLOTS];
-        let mut n = 0;
-        for (arg, ty) in args.iter().zip(&self.params) {
-            match (arg, ty) {
-                (Arg::Scalar(v), Type::Scalar(s)) if v.ty() == *s => {
-                    slots[n] = v.to_bits();
-                    n += 1;
-                }
-                (Arg::Slice(d), Type::Slice(e)) if d.elem() == *e => {
-                    let (ptr, len) = slice_parts(d);
-                    let len = u32::try_from(len).map_err(|_| {
-                        NativeError::BadArguments(format!("a slice of {len} elements is too long"))
-                    })?;
-                    slots[n] = if len == 0 {
-                        EMPTY_SLICE.as_ptr() as u64
-                    } else {
-                        ptr
-                    };
-                    slots[n + 1] = len as u64;
-                    n += 2;
-                }
-                _ => {
-                    return Err(NativeError::BadArguments(format!(
-                        "`{}` expects `{ty}`, got {arg:?}",
-                        self.name
-                    )));
-                }
-            }
-        }
+        pack_args(&self.name, &self.params, args, &mut slots)?;
         let mut ctx = Ctx {
             fuel: self.budget.unwrap_or(0),
             exhausted: 0,
@@ -226,11 +194,12 @@ impl NativeFunction {
         // SAFETY: `entry` points at the finalised trampoline of `self.module`,
         // which lives as long as `self`, and has exactly the `Trampoline`
         // signature in the host's default C calling convention. The trampoline
-        // reads one slot per scalar parameter and two per slice, as laid out
-        // above (and `slots` holds `MAX_SLOTS >= 2 * params`); every slice slot
-        // pair is the pointer and length of a live slice in `args` (or of
-        // `EMPTY_SLICE` with length 0), which outlives the call, and the
-        // generated code only loads elements at `index % max(len, 1)`.
+        // reads one slot per scalar parameter and two per slice, which is the
+        // layout `pack_args` wrote after checking `args` against
+        // `self.params` (and `slots` holds `MAX_SLOTS >= 2 * params`); every
+        // slice slot pair is the pointer and length of a live slice in `args`
+        // (or of `EMPTY_SLICE` with length 0), which outlives the call, and
+        // the generated code only loads elements at `index % max(len, 1)`.
         // `ctx` is a live, exclusive `Ctx`.
         let bits = unsafe { (self.entry)(slots.as_ptr(), &mut ctx) };
         if ctx.exhausted != 0 {
@@ -240,6 +209,190 @@ impl NativeFunction {
         }
         Ok(Value::from_bits(self.ret, bits))
     }
+
+    /// Calls the entry once per row of `batch`, appending the results to
+    /// `out` in row order.
+    ///
+    /// The batch was checked against its signature when it was built, so
+    /// this only compares that signature with the entry's, once, and then
+    /// runs the compiled code row after row with no per-row checks. Each row
+    /// gets the full loop budget, as a separate [`call`](Self::call) would.
+    ///
+    /// # Errors
+    /// [`NativeError::BadArguments`] if the batch was built for a different
+    /// signature (nothing is appended); [`NativeError::BudgetExhausted`] if a
+    /// row ran out of loop budget: `out` then holds the results of the rows
+    /// before it, and later rows are not run.
+    pub fn call_batch(&self, batch: &ArgBatch, out: &mut Vec<Value>) -> Result<(), NativeError> {
+        if batch.params != self.params {
+            return Err(NativeError::BadArguments(format!(
+                "`{}` takes ({}), the batch holds ({})",
+                self.name,
+                type_list(&self.params),
+                type_list(&batch.params)
+            )));
+        }
+        out.reserve(batch.rows);
+        let fuel = self.budget.unwrap_or(0);
+        // A zero-parameter entry reads no slots: every row is the empty row.
+        let width = batch.width.max(1);
+        let mut ctx = Ctx { fuel, exhausted: 0 };
+        let mut rows = batch.slots.chunks_exact(width);
+        for _ in 0..batch.rows {
+            let row = match rows.next() {
+                Some(row) => row.as_ptr(),
+                None => EMPTY_SLICE.as_ptr(),
+            };
+            ctx.fuel = fuel;
+            // SAFETY: as in `call`: `entry` is the live trampoline of
+            // `self.module` with the `Trampoline` signature. `batch.params`
+            // equals `self.params` (checked above), and `ArgBatch::new`
+            // checked every row against those types and packed it with
+            // `pack_args`, so each `width`-slot row has the layout the
+            // trampoline reads (for `width == 0` it reads nothing, and `row`
+            // points at `EMPTY_SLICE`). Every slice slot pair is the pointer
+            // and length of a slice kept alive by `batch.keep` (or of
+            // `EMPTY_SLICE` with length 0) and `batch` is borrowed for the
+            // whole loop. `ctx` is a live, exclusive `Ctx`; `exhausted` is
+            // still 0 here because a row that sets it ends the loop.
+            let bits = unsafe { (self.entry)(row, &mut ctx) };
+            if ctx.exhausted != 0 {
+                return Err(NativeError::BudgetExhausted { budget: fuel });
+            }
+            out.push(Value::from_bits(self.ret, bits));
+        }
+        Ok(())
+    }
+}
+
+/// Many argument rows for one signature, checked and packed once into the
+/// layout the compiled code reads, for [`NativeFunction::call_batch`].
+///
+/// A batch depends only on the parameter types, not on a program, so one
+/// batch (say, a data set) can be run through every candidate of that
+/// signature. Slices are shared with the rows it was built from, not copied.
+#[derive(Clone, Debug)]
+pub struct ArgBatch {
+    params: Vec<Type>,
+    /// Slots per row: one per scalar parameter, two per slice.
+    width: usize,
+    rows: usize,
+    /// `rows * width` slots, row after row.
+    slots: Vec<u64>,
+    /// The slices the slots point into, kept alive as long as the batch.
+    keep: Vec<SliceData>,
+}
+
+impl ArgBatch {
+    /// Checks every row against `params` and packs them.
+    ///
+    /// # Errors
+    /// [`NativeError::BadArguments`] if a row does not match `params` (or a
+    /// slice has more than `u32::MAX` elements).
+    pub fn new<R: AsRef<[Arg]>>(
+        params: &[Type],
+        rows: impl IntoIterator<Item = R>,
+    ) -> Result<ArgBatch, NativeError> {
+        let width = params
+            .iter()
+            .map(|t| match t {
+                Type::Scalar(_) => 1,
+                Type::Slice(_) => 2,
+            })
+            .sum();
+        let mut batch = ArgBatch {
+            params: params.to_vec(),
+            width,
+            rows: 0,
+            slots: Vec::new(),
+            keep: Vec::new(),
+        };
+        for (i, row) in rows.into_iter().enumerate() {
+            let row = row.as_ref();
+            let start = batch.slots.len();
+            batch.slots.resize(start + width, 0);
+            pack_args(&format!("row {i}"), params, row, &mut batch.slots[start..])?;
+            batch.keep.extend(row.iter().filter_map(|a| match a {
+                Arg::Slice(d) => Some(d.clone()),
+                Arg::Scalar(_) => None,
+            }));
+            batch.rows += 1;
+        }
+        Ok(batch)
+    }
+
+    /// The parameter types every row matches.
+    pub fn params(&self) -> &[Type] {
+        &self.params
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+}
+
+/// `i32, [u8]`: a parameter list for messages.
+fn type_list(params: &[Type]) -> String {
+    params
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks `args` against `params` and writes the trampoline's argument slots
+/// into `slots` (one per scalar, pointer and length per slice); returns the
+/// number of slots written. `what` names the callee in messages.
+///
+/// A slice's pointer slot holds `EMPTY_SLICE` when it is empty, so the
+/// generated code always has an element 0 to load.
+fn pack_args(
+    what: &str,
+    params: &[Type],
+    args: &[Arg],
+    slots: &mut [u64],
+) -> Result<usize, NativeError> {
+    if args.len() != params.len() {
+        return Err(NativeError::BadArguments(format!(
+            "`{what}` takes {} arguments, got {}",
+            params.len(),
+            args.len()
+        )));
+    }
+    let mut n = 0;
+    for (arg, ty) in args.iter().zip(params) {
+        match (arg, ty) {
+            (Arg::Scalar(v), Type::Scalar(s)) if v.ty() == *s => {
+                slots[n] = v.to_bits();
+                n += 1;
+            }
+            (Arg::Slice(d), Type::Slice(e)) if d.elem() == *e => {
+                let (ptr, len) = slice_parts(d);
+                let len = u32::try_from(len).map_err(|_| {
+                    NativeError::BadArguments(format!("a slice of {len} elements is too long"))
+                })?;
+                slots[n] = if len == 0 {
+                    EMPTY_SLICE.as_ptr() as u64
+                } else {
+                    ptr
+                };
+                slots[n + 1] = len as u64;
+                n += 2;
+            }
+            _ => {
+                return Err(NativeError::BadArguments(format!(
+                    "`{what}` expects `{ty}`, got {arg:?}"
+                )));
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The address and element count of a slice argument.

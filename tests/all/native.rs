@@ -1,6 +1,7 @@
 //! Differential tests of the native (Cranelift) tier: random well-typed
 //! programs give bit-identical results in the reference interpreter and in
-//! native code, with and without a loop budget compiled in.
+//! native code, with and without a loop budget compiled in, called one row
+//! at a time and as a batch.
 //! (Interpreter = Wasm is `differential.rs`; together they make the
 //! three-way comparison.)
 //!
@@ -8,7 +9,7 @@
 //! become named tests at the bottom of this file.
 
 use crucible_compiler::interp::Interpreter;
-use crucible_compiler::native::{self, NativeError, NativeOptions};
+use crucible_compiler::native::{self, ArgBatch, NativeError, NativeOptions};
 use crucible_compiler::random::{self, GenConfig, Rng};
 use crucible_compiler::value::{Arg, Value};
 use crucible_compiler::{check, print};
@@ -38,7 +39,12 @@ fn native_case(seed: u64, n_programs: usize, n_cases: usize) -> usize {
         let budget = (k % 2 == 1).then_some(u64::MAX);
         let f = native::compile(&c, "f", &NativeOptions { budget })
             .unwrap_or_else(|e| panic!("native compile failed: {e}\n{text}"));
-        for case in &cases {
+        let batch = ArgBatch::new(&params, &cases).expect("cases match the signature");
+        let mut batched = Vec::new();
+        f.call_batch(&batch, &mut batched)
+            .unwrap_or_else(|e| panic!("native batch call failed: {e}\n{text}"));
+        assert_eq!(batched.len(), cases.len());
+        for (case, &in_batch) in cases.iter().zip(&batched) {
             let expected = interp
                 .run(entry, case, BUDGET)
                 .expect("generated programs finish")
@@ -49,6 +55,10 @@ fn native_case(seed: u64, n_programs: usize, n_cases: usize) -> usize {
             assert_eq!(
                 got, expected,
                 "{case:?}: native {got} vs interpreter {expected}\n{text}"
+            );
+            assert_eq!(
+                in_batch, got,
+                "{case:?}: batched {in_batch} vs per-row {got}\n{text}"
             );
             compared += 1;
         }
@@ -124,4 +134,43 @@ fn budget_is_per_call_and_deterministic() {
     let err = f.call(&[Value::U32(u32::MAX).into()]).unwrap_err();
     assert_eq!(err, NativeError::BudgetExhausted { budget: 110 });
     assert_eq!(f.call(&[Value::U32(10).into()]), Ok(Value::U32(100)));
+}
+
+/// A batch checks its rows once, refuses another signature, and stops at the
+/// first row that runs out of budget, keeping the results before it.
+#[test]
+fn batches_check_rows_and_stop_at_exhaustion() {
+    let src = "fn f(n: u32) -> u32 { let a = 0u32; for i in 0..n { a = a + 1; } return a; }";
+    let c = crucible_compiler::compile_text(src).unwrap();
+    let f = native::compile(&c, "f", &NativeOptions { budget: Some(10) }).unwrap();
+    let rows: Vec<Vec<Arg>> = [3u32, 10, 11, 2]
+        .iter()
+        .map(|&n| vec![Value::U32(n).into()])
+        .collect();
+    let batch = ArgBatch::new(f.params(), &rows).unwrap();
+    assert_eq!(batch.len(), 4);
+    let mut out = vec![Value::U32(7)];
+    let err = f.call_batch(&batch, &mut out).unwrap_err();
+    assert_eq!(err, NativeError::BudgetExhausted { budget: 10 });
+    assert_eq!(out, [Value::U32(7), Value::U32(3), Value::U32(10)]);
+
+    let bad = ArgBatch::new(f.params(), [vec![Arg::from(Value::I32(1))]]);
+    assert!(matches!(bad, Err(NativeError::BadArguments(_))));
+    let other = ArgBatch::new(&[], [Vec::<Arg>::new()]).unwrap();
+    let mut out = Vec::new();
+    assert!(matches!(
+        f.call_batch(&other, &mut out),
+        Err(NativeError::BadArguments(_))
+    ));
+    assert!(out.is_empty());
+
+    // A program without parameters runs once per (empty) row.
+    let c = crucible_compiler::compile_text("fn f() -> u32 { return 5; }").unwrap();
+    let g = native::compile(&c, "f", &NativeOptions { budget: None }).unwrap();
+    g.call_batch(&other, &mut out).unwrap();
+    assert_eq!(out, [Value::U32(5)]);
+    let empty = ArgBatch::new(&[], Vec::<Vec<Arg>>::new()).unwrap();
+    assert!(empty.is_empty());
+    g.call_batch(&empty, &mut out).unwrap();
+    assert_eq!(out, [Value::U32(5)]);
 }
