@@ -2,13 +2,21 @@
 //!
 //! [`instrument`] rewrites a module so that every structured block entry
 //! (function entry, `block`, `loop` iteration, `then` arm, `else` arm, even an
-//! empty one) and every fall-through of a `br_if` increments a 64-bit counter
-//! in a new memory exported as [`COVERAGE_MEMORY`]. Each counter is a [`Site`]
+//! empty one), every fall-through of a `br_if` and every arm of a `br_table`
+//! (each table entry, then the default) increments a 64-bit counter in a new
+//! memory exported as [`COVERAGE_MEMORY`]. Each counter is a [`Site`]
 //! mapped back to the function index (imports included), its name from the
 //! name section, and the byte offset in the original module of the instruction
 //! that opened the block. After a run, [`Instance::read_coverage`] turns the
 //! counters into a [`Coverage`]: percentage of sites reached, function entry
 //! counts, and the branch arms never taken.
+//!
+//! With a trace capacity, each function also records its numeric arguments on
+//! entry and its numeric results on every return path (`return`, a branch to
+//! the body's label, falling off the end): the body is wrapped in a block that
+//! every such path now leaves, and the results are traced after it. A tail
+//! call (`return_call*`) returns the callee's results, which the callee traces
+//! itself. Records are [`TraceRecord`]s; the layout is under [`Coverage`].
 //!
 //! The counters live in their own memory so the guest's memory layout is
 //! untouched (it needs the multi-memory proposal, which the sandbox enables).
@@ -31,22 +39,38 @@ pub const COVERAGE_MEMORY: &str = "crucible_coverage";
 pub struct InstrumentOptions {
     /// Count block entries and `br_if` fall-throughs; if false, only function entries.
     pub branches: bool,
-    /// Record each function's numeric arguments on entry, in a bounded trace
-    /// of this many records (0 turns tracing off). Records past the capacity
-    /// are counted in [`Coverage::trace_dropped`], not stored.
+    /// Record each function's numeric arguments on entry and numeric results
+    /// on return, in a bounded trace of this many records (0 turns tracing
+    /// off). Records past the capacity are counted in [`Coverage::trace_dropped`], not stored.
     pub trace_capacity: u32,
 }
 
-/// One traced argument.
+/// Whether a trace record holds an argument or a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A parameter's value on function entry.
+    Argument,
+    /// A result's value on return.
+    Result,
+}
+
+/// One traced argument or result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TraceRecord {
     /// Function index in the original module.
     pub func_index: u32,
-    /// Which parameter.
-    pub param_index: u32,
-    /// The argument's raw bits, zero-extended to 64 (floats as their bits).
+    /// Argument or result.
+    pub kind: TraceKind,
+    /// Which parameter or which result.
+    pub index: u32,
+    /// The value's raw bits, zero-extended to 64 (floats as their bits).
     pub value: u64,
 }
+
+/// Set in a record's second word for a result (clear for an argument); the
+/// other bits are the parameter or result index.
+const RESULT_FLAG: u32 = 1 << 31;
 
 /// What kind of point a counter sits at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -64,6 +88,10 @@ pub enum SiteKind {
     Else,
     /// A `br_if` that did not branch.
     BrIfFallthrough,
+    /// Entry `n` (from 0) of a `br_table` was taken.
+    BrTableArm(u32),
+    /// The default target of a `br_table` was taken (index out of the table).
+    BrTableDefault,
 }
 
 impl SiteKind {
@@ -71,7 +99,11 @@ impl SiteKind {
     pub fn is_branch(self) -> bool {
         matches!(
             self,
-            SiteKind::Then | SiteKind::Else | SiteKind::BrIfFallthrough
+            SiteKind::Then
+                | SiteKind::Else
+                | SiteKind::BrIfFallthrough
+                | SiteKind::BrTableArm(_)
+                | SiteKind::BrTableDefault
         )
     }
 }
@@ -84,7 +116,8 @@ pub struct Site {
     /// The function's name from the name section, if any.
     pub func_name: Option<String>,
     /// Byte offset in the original module of the instruction that opens the
-    /// block (for a function entry: of its first instruction; 0 if unknown).
+    /// block (for a function entry: of its first instruction; for a `br_if`
+    /// fall-through or a `br_table` arm: of that instruction; 0 if unknown).
     pub code_offset: u32,
     /// What the counter counts.
     pub kind: SiteKind,
@@ -97,7 +130,7 @@ pub struct Instrumented {
     pub bytes: Vec<u8>,
     /// Counter `i` counts executions of `sites[i]`.
     pub sites: Vec<Site>,
-    /// Capacity of the argument trace.
+    /// Capacity of the argument and result trace.
     pub trace_capacity: u32,
 }
 
@@ -105,9 +138,10 @@ pub struct Instrumented {
 ///
 /// Layout of the coverage memory: a little-endian `u64` count of trace
 /// records attempted, then `trace_capacity + 1` records of 16 bytes
-/// (`func_index: u32`, `param_index: u32`, `value: u64`; the last is a scratch
-/// slot that absorbs writes past the capacity, so recording needs no branch),
-/// then one `u64` counter per site.
+/// (`func_index: u32`, `index: u32`, `value: u64`, where `index` is the
+/// parameter or result index, with bit 31 set for a result and clear for an
+/// argument; the last record is a scratch slot that absorbs writes past the
+/// capacity, so recording needs no branch), then one `u64` counter per site.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Coverage {
     /// Count per site, in the order of [`Instrumented::sites`].
@@ -118,9 +152,11 @@ pub struct Coverage {
     pub total: usize,
     /// `100 * covered / total` (100 for a module with no sites).
     pub percent: f64,
-    /// Branch arms (`then`, `else`, `br_if` fall-through) never taken.
+    /// Branch arms (`then`, `else`, `br_if` fall-through, `br_table` arms)
+    /// never taken.
     pub never_taken: Vec<Site>,
-    /// Traced arguments in call order, at most the trace capacity.
+    /// Traced arguments and results in execution order, at most the trace
+    /// capacity.
     pub trace: Vec<TraceRecord>,
     /// Records attempted past the capacity.
     pub trace_dropped: u64,
@@ -145,9 +181,15 @@ impl Instrumented {
         let trace = (0..kept)
             .map(|i| {
                 let at = trace_at + 16 * i;
+                let slot = half(at + 4);
                 TraceRecord {
                     func_index: half(at),
-                    param_index: half(at + 4),
+                    kind: if slot & RESULT_FLAG == 0 {
+                        TraceKind::Argument
+                    } else {
+                        TraceKind::Result
+                    },
+                    index: slot & !RESULT_FLAG,
                     value: word(at + 8),
                 }
             })
@@ -195,7 +237,8 @@ fn loc(id: InstrLocId) -> u32 {
     if id.is_default() { 0 } else { id.data() }
 }
 
-/// Adds coverage counters (and, if asked, the argument trace) to `bytes`.
+/// Adds coverage counters (and, if asked, the argument and result trace) to
+/// `bytes`.
 ///
 /// The bytes are validated first with the sandbox's own rules (features,
 /// ceilings; WASI imports allowed), so walrus only ever sees modules the
@@ -228,6 +271,7 @@ fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, Lo
     let mut sites = Vec::new();
     let base = counters_offset(options.trace_capacity);
     let scratch = module.locals.add(walrus::ValType::I32);
+    let slot = module.locals.add(walrus::ValType::I32);
     let func_ids: Vec<_> = module.funcs.iter_local().map(|(id, _)| id).collect();
     for func_id in func_ids {
         let func_index = func_id.index() as u32;
@@ -239,6 +283,18 @@ fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, Lo
                 .collect(),
             _ => Vec::new(),
         };
+        // Result tracing: one local per result, and the wrapper block's type.
+        let results: Vec<walrus::ValType> = if options.trace_capacity > 0 {
+            let ty = module.funcs.get(func_id).ty();
+            module.types.get(ty).results().to_vec()
+        } else {
+            Vec::new()
+        };
+        let result_locals: Vec<(walrus::LocalId, walrus::ValType)> = results
+            .iter()
+            .map(|ty| (module.locals.add(*ty), *ty))
+            .collect();
+        let wrapper_ty = walrus::ir::InstrSeqType::new(&mut module.types, &[], &results);
         let func = module.funcs.get_mut(func_id);
         let func_name = func.name.clone();
         let walrus::FunctionKind::Local(local) = &mut func.kind else {
@@ -287,7 +343,7 @@ fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, Lo
             rewritten.extend(increment(memory, base, counter));
             if kind == SiteKind::FunctionEntry && options.trace_capacity > 0 {
                 for (param_index, (local, ty)) in args.iter().enumerate() {
-                    rewritten.extend(trace_arg(
+                    rewritten.extend(trace_value(
                         memory,
                         options.trace_capacity,
                         scratch,
@@ -300,6 +356,29 @@ fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, Lo
             }
             for (instr, at) in instrs.drain(..) {
                 let is_br_if = matches!(instr, Instr::BrIf(_));
+                if let (Instr::BrTable(table), true) = (&instr, options.branches) {
+                    let arms = table.blocks.len() as u32;
+                    let first = sites.len();
+                    for arm in 0..=arms {
+                        sites.push(Site {
+                            func_index,
+                            func_name: func_name.clone(),
+                            code_offset: loc(at),
+                            kind: if arm < arms {
+                                SiteKind::BrTableArm(arm)
+                            } else {
+                                SiteKind::BrTableDefault
+                            },
+                        });
+                    }
+                    rewritten.extend(count_arm(
+                        memory,
+                        base + first as u64 * 8,
+                        arms,
+                        scratch,
+                        slot,
+                    ));
+                }
                 rewritten.push((instr, at));
                 if is_br_if && options.branches {
                     let counter = sites.len();
@@ -313,6 +392,17 @@ fn rewrite(bytes: &[u8], options: &InstrumentOptions) -> Result<Instrumented, Lo
                 }
             }
             *instrs = rewritten;
+        }
+        if !results.is_empty() {
+            trace_results(
+                local,
+                wrapper_ty,
+                &result_locals,
+                memory,
+                options.trace_capacity,
+                scratch,
+                func_index,
+            );
         }
     }
     let pages = (base + sites.len() as u64 * 8).div_ceil(64 << 10).max(1);
@@ -328,19 +418,154 @@ fn mem_arg(offset: u64, align: u32) -> MemArg {
     MemArg { align, offset }
 }
 
-/// Appends `(func_index, param_index, bits of local)` to the trace, stack-neutral:
+/// Routes every return path of a function through one point that traces its
+/// results: the body moves into a block of the function's result type,
+/// `return` becomes a branch to that block, and branches to the body's label
+/// branch to it instead (both leave the block with the top results, as they
+/// left the function); after the block, the results are saved to locals,
+/// traced, and pushed back.
+fn trace_results(
+    local: &mut walrus::LocalFunction,
+    wrapper_ty: walrus::ir::InstrSeqType,
+    result_locals: &[(walrus::LocalId, walrus::ValType)],
+    memory: walrus::MemoryId,
+    capacity: u32,
+    scratch: walrus::LocalId,
+    func_index: u32,
+) {
+    use walrus::ir::{Block, Br, LocalGet, LocalSet};
+    let entry = local.entry_block();
+    let body: Vec<_> = local.block_mut(entry).instrs.drain(..).collect();
+    let wrapper = local.builder_mut().dangling_instr_seq(wrapper_ty).id();
+    local.block_mut(wrapper).instrs = body;
+    let mut pending = vec![wrapper];
+    while let Some(seq) = pending.pop() {
+        for (instr, _) in &mut local.block_mut(seq).instrs {
+            match instr {
+                Instr::Block(b) => pending.push(b.seq),
+                Instr::Loop(l) => pending.push(l.seq),
+                Instr::IfElse(i) => pending.extend([i.consequent, i.alternative]),
+                Instr::Return(_) => *instr = Instr::Br(Br { block: wrapper }),
+                Instr::Br(b) if b.block == entry => b.block = wrapper,
+                Instr::BrIf(b) if b.block == entry => b.block = wrapper,
+                Instr::BrTable(t) => {
+                    for target in t.blocks.iter_mut().chain([&mut t.default]) {
+                        if *target == entry {
+                            *target = wrapper;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut tail = vec![Instr::Block(Block { seq: wrapper })];
+    tail.extend(
+        result_locals
+            .iter()
+            .rev()
+            .map(|(local, _)| Instr::LocalSet(LocalSet { local: *local })),
+    );
+    let mut tail: Vec<_> = tail
+        .into_iter()
+        .map(|i| (i, InstrLocId::default()))
+        .collect();
+    for (index, (local, ty)) in result_locals.iter().enumerate() {
+        tail.extend(trace_value(
+            memory,
+            capacity,
+            scratch,
+            func_index,
+            RESULT_FLAG | index as u32,
+            *local,
+            *ty,
+        ));
+    }
+    tail.extend(result_locals.iter().map(|(local, _)| {
+        (
+            Instr::LocalGet(LocalGet { local: *local }),
+            InstrLocId::default(),
+        )
+    }));
+    local.block_mut(entry).instrs = tail;
+}
+
+/// Counts the arm a `br_table` is about to take, stack-neutral (the index
+/// stays on the stack): counter `first + min(index, arms)`, the last being
+/// the default.
+///
+/// ```text
+/// idx = pop; slot = 8 * (idx <u arms ? idx : arms)
+/// counters[slot] += 1; push idx
+/// ```
+fn count_arm(
+    memory: walrus::MemoryId,
+    first_at: u64,
+    arms: u32,
+    idx: walrus::LocalId,
+    slot: walrus::LocalId,
+) -> Vec<(Instr, InstrLocId)> {
+    use walrus::ir::{Binop, Const, Load, LocalGet, LocalSet, Select, Store};
+    let arms = Instr::Const(Const {
+        value: WValue::I32(arms as i32),
+    });
+    let get = |local| Instr::LocalGet(LocalGet { local });
+    let arg = mem_arg(first_at, 8);
+    [
+        Instr::LocalSet(LocalSet { local: idx }),
+        get(idx),
+        arms.clone(),
+        get(idx),
+        arms,
+        Instr::Binop(Binop {
+            op: BinaryOp::I32LtU,
+        }),
+        Instr::Select(Select { ty: None }),
+        Instr::Const(Const {
+            value: WValue::I32(3),
+        }),
+        Instr::Binop(Binop {
+            op: BinaryOp::I32Shl,
+        }),
+        Instr::LocalSet(LocalSet { local: slot }),
+        get(slot),
+        get(slot),
+        Instr::Load(Load {
+            memory,
+            kind: LoadKind::I64 { atomic: false },
+            arg,
+        }),
+        Instr::Const(Const {
+            value: WValue::I64(1),
+        }),
+        Instr::Binop(Binop {
+            op: BinaryOp::I64Add,
+        }),
+        Instr::Store(Store {
+            memory,
+            kind: StoreKind::I64 { atomic: false },
+            arg,
+        }),
+        get(idx),
+    ]
+    .into_iter()
+    .map(|i| (i, InstrLocId::default()))
+    .collect()
+}
+
+/// Appends `(func_index, slot, bits of local)` to the trace, stack-neutral:
 ///
 /// ```text
 /// slot = min(trace_len, capacity)            ;; the scratch slot past the end
 /// records[slot] = (func, param, bits)
 /// trace_len += 1
 /// ```
-fn trace_arg(
+fn trace_value(
     memory: walrus::MemoryId,
     capacity: u32,
     scratch: walrus::LocalId,
     func_index: u32,
-    param_index: u32,
+    slot: u32,
     local: walrus::LocalId,
     ty: walrus::ValType,
 ) -> Vec<(Instr, InstrLocId)> {
@@ -400,7 +625,7 @@ fn trace_arg(
             arg: mem_arg(TRACE_RECORDS_OFFSET, 4),
         }),
         get(scratch),
-        i32c(param_index as i32),
+        i32c(slot as i32),
         Instr::Store(Store {
             memory,
             kind: StoreKind::I32 { atomic: false },

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crucible_sandbox::instrument::{InstrumentOptions, SiteKind, instrument};
+use crucible_sandbox::instrument::{InstrumentOptions, SiteKind, TraceKind, instrument};
 use crucible_sandbox::{
     ErrorKind, Job, Limits, Sandbox, SandboxConfig, Strategy, TrapKind, Value, Verdict, probes,
 };
@@ -315,6 +315,7 @@ fn argument_trace_is_bounded_and_keeps_bits() {
           (func (export "g") (param i64)))"#,
     )
     .unwrap();
+    use TraceKind::{Argument, Result};
     let options = InstrumentOptions {
         branches: false,
         trace_capacity: 3,
@@ -332,12 +333,129 @@ fn argument_trace_is_bounded_and_keeps_bits() {
     let trace: Vec<_> = coverage
         .trace
         .iter()
-        .map(|r| (r.func_index, r.param_index, r.value))
+        .map(|r| (r.func_index, r.kind, r.index, r.value))
         .collect();
     assert_eq!(
         trace,
-        vec![(0, 0, 0xffff_ffff), (0, 1, 1.5f64.to_bits()), (1, 0, 9)]
+        vec![
+            (0, Argument, 0, 0xffff_ffff),
+            (0, Argument, 1, 1.5f64.to_bits()),
+            (0, Result, 0, 0xffff_ffff)
+        ]
     );
-    assert_eq!(coverage.trace_dropped, 1);
+    assert_eq!(coverage.trace_dropped, 2);
     assert_eq!(coverage.counts, vec![1, 2]);
+}
+
+#[test]
+fn result_trace_covers_every_return_path() {
+    use TraceKind::{Argument, Result};
+    // `pick` returns through `return`, a `br_if` and a `br_table` to the body's
+    // label, and by falling off the end; `pair` returns two values.
+    let wasm = wat::parse_str(
+        r#"(module
+          (func (export "pick") (param i32) (result i32)
+            (if (i32.eqz (local.get 0)) (then (return (i32.const 10))))
+            (drop (br_if 0 (i32.const 11) (i32.eq (local.get 0) (i32.const 1))))
+            (drop (block (result i32)
+              (br_table 1 0 (i32.const 12) (i32.sub (local.get 0) (i32.const 2)))))
+            (i32.const 13))
+          (func (export "pair") (param f64) (result i32 f64)
+            (i32.const -2) (local.get 0)))"#,
+    )
+    .unwrap();
+    let options = InstrumentOptions {
+        branches: true,
+        trace_capacity: 16,
+    };
+    let instrumented = instrument(&wasm, &options).unwrap();
+    let module = sandbox().load(&instrumented.bytes).unwrap();
+    let mut instance = module.instantiate(&Limits::default()).unwrap().unwrap();
+    for (arg, expect) in [(0, 10), (1, 11), (2, 12)] {
+        let res = instance.call("pick", &[Value::I32(arg)]).unwrap();
+        assert_eq!(res.result, Ok(vec![Value::I32(expect)]), "pick({arg})");
+    }
+    // Index 3 is out of the table: the default leaves the inner block, whose
+    // value is dropped, and the function falls off the end.
+    let res = instance.call("pick", &[Value::I32(5)]).unwrap();
+    assert_eq!(res.result, Ok(vec![Value::I32(13)]));
+    let res = instance.call("pair", &[Value::f64(2.5)]).unwrap();
+    assert_eq!(res.result, Ok(vec![Value::I32(-2), Value::f64(2.5)]));
+    let coverage = instance.read_coverage(&instrumented).unwrap();
+    let trace: Vec<_> = coverage
+        .trace
+        .iter()
+        .map(|r| (r.func_index, r.kind, r.index, r.value))
+        .collect();
+    assert_eq!(
+        trace,
+        vec![
+            (0, Argument, 0, 0),
+            (0, Result, 0, 10),
+            (0, Argument, 0, 1),
+            (0, Result, 0, 11),
+            (0, Argument, 0, 2),
+            (0, Result, 0, 12),
+            (0, Argument, 0, 5),
+            (0, Result, 0, 13),
+            (1, Argument, 0, 2.5f64.to_bits()),
+            (1, Result, 0, 0xffff_fffe),
+            (1, Result, 1, 2.5f64.to_bits()),
+        ]
+    );
+    assert_eq!(coverage.trace_dropped, 0);
+}
+
+#[test]
+fn br_table_arms_are_counted_separately() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (func $classify (export "classify") (param i32) (result i32)
+            (block (block (block
+              (br_table 0 1 2 2 (local.get 0)))
+              (return (i32.const 100)))
+              (return (i32.const 200)))
+            (i32.const 300)))"#,
+    )
+    .unwrap();
+    let options = InstrumentOptions {
+        branches: true,
+        trace_capacity: 0,
+    };
+    let instrumented = instrument(&wasm, &options).unwrap();
+    let module = sandbox().load(&instrumented.bytes).unwrap();
+    let mut instance = module.instantiate(&Limits::default()).unwrap().unwrap();
+    for (arg, expect) in [(0, 100), (0, 100), (1, 200), (-1, 300), (7, 300)] {
+        let res = instance.call("classify", &[Value::I32(arg)]).unwrap();
+        assert_eq!(res.result, Ok(vec![Value::I32(expect)]), "classify({arg})");
+    }
+    let coverage = instance.read_coverage(&instrumented).unwrap();
+    let arms: Vec<_> = instrumented
+        .sites
+        .iter()
+        .zip(&coverage.counts)
+        .filter(|(site, _)| {
+            matches!(
+                site.kind,
+                SiteKind::BrTableArm(_) | SiteKind::BrTableDefault
+            )
+        })
+        .map(|(site, count)| (site.kind, *count))
+        .collect();
+    // Entries 0 and 1 ran, entry 2 (also the default's label) never did: an
+    // index out of the table (-1 is 0xffff_ffff unsigned, 7) takes the default.
+    assert_eq!(
+        arms,
+        vec![
+            (SiteKind::BrTableArm(0), 2),
+            (SiteKind::BrTableArm(1), 1),
+            (SiteKind::BrTableArm(2), 0),
+            (SiteKind::BrTableDefault, 2),
+        ]
+    );
+    let never: Vec<_> = coverage.never_taken.iter().map(|s| s.kind).collect();
+    assert_eq!(never, vec![SiteKind::BrTableArm(2)]);
+    let site = &coverage.never_taken[0];
+    assert_eq!(site.func_name.as_deref(), Some("classify"));
+    assert!(site.code_offset > 0);
 }
