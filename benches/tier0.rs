@@ -181,6 +181,20 @@ fn main() {
                         n_cases: n,
                         seconds: s,
                     });
+                    // For the profile: generating and compiling the module alone.
+                    let s = best(2, || {
+                        let batch =
+                            wasm::compile_batch(&refs, "f", &wasm::CompileOptions { probes: None })
+                                .unwrap();
+                        let mut bytes = batch.bytes;
+                        bytes.extend_from_slice(&custom_section(0));
+                        sb.load(&bytes).unwrap();
+                    });
+                    rows.push(Row {
+                        what: format!("  of which: compile_batch + {name} compile"),
+                        n_cases: 0,
+                        seconds: s,
+                    });
                 }
             }
         }
