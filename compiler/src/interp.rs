@@ -72,6 +72,11 @@ enum Local<'a> {
     Slice(&'a SliceData),
 }
 
+/// The budget ran out; internal, so results travel in registers
+/// (a `Result<Value, Halt>` is two words, a `Result<Value, InterpError>` is not).
+#[derive(Clone, Copy, Debug)]
+struct Halt;
+
 enum Flow {
     Next,
     Return(Value),
@@ -159,7 +164,10 @@ impl<'a> Interpreter<'a> {
             budget,
             probes,
         };
-        let value = self.call(entry, locals, &mut run)?;
+        let budget = run.budget;
+        let value = self
+            .call(entry, locals, &mut run)
+            .map_err(|Halt| InterpError::OutOfBudget { budget })?;
         Ok(RunResult {
             value,
             cost: run.cost,
@@ -171,7 +179,7 @@ impl<'a> Interpreter<'a> {
         f: FuncId,
         mut locals: Vec<Local<'d>>,
         run: &mut Run<'_>,
-    ) -> Result<Value, InterpError> {
+    ) -> Result<Value, Halt> {
         let info = self.checked.func_info(f);
         while locals.len() < info.locals.len() {
             locals.push(Local::Scalar(Value::I32(0)));
@@ -183,10 +191,10 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    fn charge(&self, run: &mut Run<'_>, units: u64) -> Result<(), InterpError> {
+    fn charge(&self, run: &mut Run<'_>, units: u64) -> Result<(), Halt> {
         run.cost = run.cost.saturating_add(units);
         if run.cost > run.budget {
-            return Err(InterpError::OutOfBudget { budget: run.budget });
+            return Err(Halt);
         }
         Ok(())
     }
@@ -211,7 +219,7 @@ impl<'a> Interpreter<'a> {
         b: &Block,
         locals: &mut Vec<Local<'d>>,
         run: &mut Run<'_>,
-    ) -> Result<Flow, InterpError> {
+    ) -> Result<Flow, Halt> {
         Self::count(run, b.id);
         for s in &b.stmts {
             Self::count(run, s.id);
@@ -275,7 +283,7 @@ impl<'a> Interpreter<'a> {
         e: &Expr,
         locals: &mut Vec<Local<'d>>,
         run: &mut Run<'_>,
-    ) -> Result<Value, InterpError> {
+    ) -> Result<Value, Halt> {
         Ok(match &e.kind {
             ExprKind::Lit(lit) => lit_value(*lit, self.checked.scalar(e)),
             ExprKind::Var(_) => match &locals[self.checked.local(e.id).index()] {
