@@ -12,13 +12,13 @@
 //! Implementations:
 //! - [`InterpEvaluator`]: the reference interpreter, parallel over candidates
 //!   with rayon (the current thread pool);
-//! - [`SandboxEvaluator`]: compiled Wasm in the sandbox, used to confirm every
-//!   hall-of-fame entry; the tier-0 evaluator guest of issue 4 slots in here.
+//! - [`crate::tier0::Tier0Evaluator`], [`crate::tier1::Tier1Evaluator`],
+//!   [`crate::tier1::TieredEvaluator`], [`crate::native::NativeEvaluator`]:
+//!   the faster tiers; [`confirm`] checks a program in the Wasm sandbox.
 
 use crucible_compiler::CheckedProgram;
 use crucible_compiler::interp::{InterpError, Interpreter};
-use crucible_compiler::ir::{Scalar, Type};
-use crucible_compiler::value::{Arg, Value};
+use crucible_compiler::value::Value;
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, Result};
@@ -126,166 +126,39 @@ impl Evaluator for InterpEvaluator {
     }
 }
 
-/// Compiled Wasm in the sandbox (Winch), one module per candidate, one call per case.
+/// Runs the candidates at `indices` on `evaluator` and stores each result
+/// at its index: how a tier hands what it cannot run to another.
 ///
-/// Fuel is the sandbox's safety limit (wasmtime fuel, generously above the
-/// task's cost budget); the cost objective still comes from the cost model,
-/// so it is the same as in the interpreter.
-pub struct SandboxEvaluator {
-    sandbox: crucible_sandbox::Sandbox,
+/// # Errors
+/// As [`Evaluator::run`].
+pub fn run_subset(
+    evaluator: &dyn Evaluator,
+    entry: &str,
+    candidates: &[&CheckedProgram],
+    indices: &[usize],
+    cases: &CaseSet,
+    fuel: u64,
+    results: &mut [Option<Runs>],
+) -> Result<()> {
+    if indices.is_empty() {
+        return Ok(());
+    }
+    let part: Vec<&CheckedProgram> = indices.iter().map(|&i| candidates[i]).collect();
+    for (&i, r) in indices
+        .iter()
+        .zip(evaluator.run(entry, &part, cases, fuel)?)
+    {
+        results[i] = Some(r);
+    }
+    Ok(())
 }
 
-impl std::fmt::Debug for SandboxEvaluator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SandboxEvaluator")
-    }
-}
-
-/// Wasm fuel allowed per cost-model unit: Wasm instructions per IR operation
-/// are a small constant, so this bound never stops a candidate the
-/// interpreter accepts.
-const FUEL_PER_COST_UNIT: u64 = 16;
-
-impl SandboxEvaluator {
-    /// A sandbox with the Winch strategy (fast compilation; all our modules
-    /// come from our own compiler).
-    ///
-    /// # Errors
-    /// If the sandbox cannot be created.
-    pub fn new() -> Result<SandboxEvaluator> {
-        let mut config = crucible_sandbox::SandboxConfig::new(crucible_sandbox::Strategy::Winch);
-        config.threads = 1;
-        let sandbox = crucible_sandbox::Sandbox::new(&config)
-            .map_err(|e| ErrorKind::Evaluator(e.to_string()))?;
-        Ok(SandboxEvaluator { sandbox })
-    }
-
-    fn run_one(
-        &self,
-        checked: &CheckedProgram,
-        entry: &str,
-        cases: &CaseSet,
-        fuel: u64,
-    ) -> Result<Runs> {
-        let (_, func) = checked
-            .func(entry)
-            .ok_or_else(|| ErrorKind::Evaluator(format!("candidate has no function `{entry}`")))?;
-        if func.params.iter().any(|p| matches!(p.ty, Type::Slice(_))) {
-            return Err(ErrorKind::Evaluator(
-                "slice parameters need the batch driver (not yet available)".into(),
-            )
-            .into());
-        }
-        let ret = func.ret;
-        let bytes = crucible_compiler::wasm::compile(
-            checked,
-            &crucible_compiler::wasm::CompileOptions { probes: None },
-        );
-        let module = self
-            .sandbox
-            .load(&bytes)
-            .map_err(|e| ErrorKind::Evaluator(format!("compiled candidate rejected: {e}")))?;
-        let limits = crucible_sandbox::Limits {
-            fuel: fuel.saturating_mul(FUEL_PER_COST_UNIT),
-            ..crucible_sandbox::Limits::default()
-        };
-        let mut instance = match module
-            .instantiate(&limits)
-            .map_err(|e| ErrorKind::Evaluator(e.to_string()))?
-        {
-            Ok(i) => i,
-            Err(v) => {
-                return Ok(Runs {
-                    outputs: Vec::new(),
-                    costs: Vec::new(),
-                    verdict: Some(v.name().to_string()),
-                });
-            }
-        };
-        let interp = Interpreter::new(checked);
-        let (fid, _) = checked.func(entry).expect("looked up above");
-        let mut runs = Runs {
-            outputs: Vec::new(),
-            costs: Vec::new(),
-            verdict: None,
-        };
-        for args in cases.args.iter() {
-            let wasm_args: Vec<crucible_sandbox::Value> = args
-                .iter()
-                .map(|a| match a {
-                    Arg::Scalar(v) => to_wasm(*v),
-                    Arg::Slice(_) => unreachable!("rejected above"),
-                })
-                .collect();
-            let out = instance
-                .call(entry, &wasm_args)
-                .map_err(|e| ErrorKind::Evaluator(e.to_string()))?;
-            match out.result {
-                Ok(vals) if vals.len() == 1 => runs.outputs.push(from_wasm(vals[0], ret)),
-                Ok(vals) => {
-                    return Err(ErrorKind::Evaluator(format!(
-                        "entry returned {} values",
-                        vals.len()
-                    ))
-                    .into());
-                }
-                Err(v) => {
-                    runs.verdict = Some(v.name().to_string());
-                    break;
-                }
-            }
-            // The cost objective is defined by the cost model, not by wasmtime fuel.
-            let cost = interp
-                .run(fid, args, u64::MAX / 4)
-                .map(|r| r.cost)
-                .unwrap_or(u64::MAX);
-            runs.costs.push(cost);
-        }
-        Ok(runs)
-    }
-}
-
-impl Evaluator for SandboxEvaluator {
-    fn name(&self) -> &str {
-        "sandbox-winch"
-    }
-
-    fn run(
-        &self,
-        entry: &str,
-        candidates: &[&CheckedProgram],
-        cases: &CaseSet,
-        fuel: u64,
-    ) -> Result<Vec<Runs>> {
-        candidates
-            .iter()
-            .map(|c| self.run_one(c, entry, cases, fuel))
-            .collect()
-    }
-}
-
-fn to_wasm(v: Value) -> crucible_sandbox::Value {
-    use crucible_sandbox::Value as W;
-    match v {
-        Value::I32(x) => W::I32(x),
-        Value::U32(x) => W::I32(x as i32),
-        Value::Bool(b) => W::I32(i32::from(b)),
-        Value::I64(x) => W::I64(x),
-        Value::U64(x) => W::I64(x as i64),
-        Value::F32(x) => W::F32(x.to_bits()),
-        Value::F64(x) => W::F64(x.to_bits()),
-    }
-}
-
-fn from_wasm(v: crucible_sandbox::Value, ret: Scalar) -> Value {
-    use crucible_sandbox::Value as W;
-    let bits = match v {
-        W::I32(x) => u64::from(x as u32),
-        W::I64(x) => x as u64,
-        W::F32(x) => u64::from(x),
-        W::F64(x) => x,
-    };
-    Value::from_bits(ret, bits)
+/// Unwraps the results once every candidate has run.
+pub fn collect_all(results: Vec<Option<Runs>>) -> Vec<Runs> {
+    results
+        .into_iter()
+        .map(|r| r.expect("every candidate ran"))
+        .collect()
 }
 
 /// The outcome of confirming a program in the Wasm sandbox.
@@ -352,6 +225,8 @@ pub fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crucible_compiler::ir::{Scalar, Type};
+    use crucible_compiler::value::Arg;
 
     #[test]
     fn interpreter_reports_out_of_budget_as_a_verdict() {

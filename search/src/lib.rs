@@ -8,8 +8,8 @@
 //!   operators: ramped half-and-half, subtree, insertion, reduction, deletion,
 //!   point and constant mutation, typed subtree crossover.
 //! - [`eval::Evaluator`]: the seam to the evaluation tiers, with the reference
-//!   interpreter ([`eval::InterpEvaluator`]) and the Wasm sandbox
-//!   ([`eval::SandboxEvaluator`]) behind it.
+//!   interpreter ([`eval::InterpEvaluator`]), tier 0 ([`tier0`]), batched
+//!   compiled Wasm ([`tier1`]) and native code ([`native`]) behind it.
 //! - [`fitness`]: case errors (absolute, squared, exact, ULP, hash quality),
 //!   shapes (sum, mean, max, levels) and orders (weighted, lexicographic,
 //!   Pareto, two-phase).

@@ -102,19 +102,16 @@ impl<F: Evaluator> Evaluator for NativeEvaluator<F> {
         let others: Vec<usize> = (0..candidates.len())
             .filter(|&i| results[i].is_none())
             .collect();
-        if !others.is_empty() {
-            let rest: Vec<&CheckedProgram> = others.iter().map(|&i| candidates[i]).collect();
-            for (i, r) in others
-                .iter()
-                .zip(self.fallback.run(entry, &rest, cases, fuel)?)
-            {
-                results[*i] = Some(r);
-            }
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every candidate ran"))
-            .collect())
+        crate::eval::run_subset(
+            &self.fallback,
+            entry,
+            candidates,
+            &others,
+            cases,
+            fuel,
+            &mut results,
+        )?;
+        Ok(crate::eval::collect_all(results))
     }
 }
 

@@ -325,22 +325,19 @@ impl<F: Evaluator> Evaluator for Tier0Evaluator<F> {
                 verdict: None,
             });
         }
-        if !others.is_empty() {
-            let rest: Vec<&CheckedProgram> = others.iter().map(|&i| candidates[i]).collect();
-            for (i, r) in others
-                .iter()
-                .zip(self.fallback.run(entry, &rest, cases, fuel)?)
-            {
-                results[*i] = Some(r);
-            }
-        }
+        crate::eval::run_subset(
+            &self.fallback,
+            entry,
+            candidates,
+            &others,
+            cases,
+            fuel,
+            &mut results,
+        )?;
         let mut stats = self.stats.lock().expect("stats lock");
         stats.tier0 += lowered.len() as u64;
         stats.fallback += others.len() as u64;
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every candidate ran"))
-            .collect())
+        Ok(crate::eval::collect_all(results))
     }
 }
 

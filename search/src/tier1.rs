@@ -243,18 +243,9 @@ impl Evaluator for TieredEvaluator {
             (&compiled, &self.tier1 as &dyn Evaluator),
             (&interpreted, &InterpEvaluator as &dyn Evaluator),
         ] {
-            if set.is_empty() {
-                continue;
-            }
-            let part: Vec<&CheckedProgram> = set.iter().map(|&i| candidates[i]).collect();
-            for (&i, r) in set.iter().zip(eval.run(entry, &part, cases, fuel)?) {
-                results[i] = Some(r);
-            }
+            crate::eval::run_subset(eval, entry, candidates, set, cases, fuel, &mut results)?;
         }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every candidate ran"))
-            .collect())
+        Ok(crate::eval::collect_all(results))
     }
 }
 
